@@ -1,0 +1,416 @@
+"""The ``faceprint`` command line: a thin layer over the library.
+
+Exit status: 0 success; 1 unexpected failure; 2 bad usage; 3 unreadable image;
+4 no face where one was needed; 5 model missing or unknown name; 6 gallery
+error; 7 evaluation data missing or malformed. Errors are one line on stderr,
+never a traceback (set FACEPRINT_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import FaceprintError
+from .models import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, list_detectors, list_embedders
+
+EXIT_USAGE = 2
+
+
+# -- shared helpers ---------------------------------------------------------------
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _detector_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    for key in ("min_face_size", "upsample", "threshold", "max_faces"):
+        value = getattr(args, key, None)
+        if value is not None:
+            opts[key] = value
+    return opts
+
+
+def _pipeline(args: argparse.Namespace) -> Any:
+    from .pipeline import Pipeline
+
+    return Pipeline(args.detector, getattr(args, "embedder", DEFAULT_EMBEDDER),
+                    detector_options=_detector_options(args),
+                    embedder_options=_embedder_options(args),
+                    threshold=getattr(args, "match_threshold", None),
+                    flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0))
+
+
+def _embedder_options(args: argparse.Namespace) -> dict[str, Any]:
+    engine = getattr(args, "engine", None)
+    return {"engine": engine} if engine else {}
+
+
+def _draw_target(out: str, image: str, count: int) -> Path:
+    """Where to write the drawing of ``image``: OUT itself for one image, else
+    OUT/<name>.jpg (OUT is then a folder)."""
+    if count == 1 and Path(out).suffix:
+        return Path(out)
+    return Path(out) / (Path(image).stem + ".jpg")
+
+
+def _progress(items: Sequence[str], desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", disable=len(items) < 5 or None, file=sys.stderr)
+
+
+def _gallery(args: argparse.Namespace) -> Any:
+    from .gallery.sqlite import SqliteGallery
+
+    return SqliteGallery(args.db)
+
+
+# -- commands ---------------------------------------------------------------------
+def cmd_detect(args: argparse.Namespace) -> int:
+    from .viz import draw_faces, save_image
+
+    pipe = _pipeline(args)
+    report = []
+    for path in _progress(args.images, "detect"):
+        image = pipe.load(path)
+        faces = pipe.detector.detect(image)
+        report.append({"path": path, "faces": [f.to_dict() for f in faces]})
+        if args.draw:
+            save_image(draw_faces(image, faces), _draw_target(args.draw, path, len(args.images)))
+        if not args.json:
+            print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+            for f in faces:
+                b = f.box
+                pose = (f" yaw {f.pose.yaw:+.0f} pitch {f.pose.pitch:+.0f} roll "
+                        f"{f.pose.roll:+.0f}") if f.pose else ""
+                print(f"  box left={b.left:.0f} top={b.top:.0f} width={b.width:.0f} "
+                      f"height={b.height:.0f}  score {f.score:.2f}{pose}")
+    if args.json:
+        _print_json({"images": report})
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    result = _pipeline(args).compare(args.image_a, args.image_b)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        verdict = "same person" if result.same else "different people"
+        print(f"distance {result.distance:.4f} ({result.metric}), threshold "
+              f"{result.threshold:.4f}: {verdict}")
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    metadata = None
+    if args.meta:
+        metadata = {}
+        for item in args.meta:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise FaceprintError(f"--meta takes KEY=VALUE, got {item!r}")
+            metadata[key] = value
+    pipe = _pipeline(args)
+    with _gallery(args) as gallery:
+        ids = pipe.enroll(gallery, args.name, list(_progress(args.images, "enroll")),
+                          metadata=metadata)
+        person = gallery.person(args.name)
+    print(f"enrolled {len(ids)} face{'s' if len(ids) != 1 else ''} for {person.name} "
+          f"({person.face_count} in all) in {args.db}")
+    return 0
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    with _gallery(args) as gallery:
+        people = gallery.people()
+    if args.json:
+        _print_json({"people": [{"name": p.name, "faces": p.face_count, "metadata": p.metadata}
+                                for p in people]})
+    elif not people:
+        print(f"no one is enrolled in {args.db}")
+    else:
+        for p in people:
+            meta = f"  {json.dumps(p.metadata, ensure_ascii=False)}" if p.metadata else ""
+            print(f"{p.name}: {p.face_count} face{'s' if p.face_count != 1 else ''}{meta}")
+    return 0
+
+
+def cmd_faces(args: argparse.Namespace) -> int:
+    with _gallery(args) as gallery:
+        faces = gallery.faces(args.name)
+    for f in faces:
+        box = f" box {f.box.as_list()}" if f.box else ""
+        print(f"face {f.id}: {f.embedder} from {f.source or '?'}{box} ({f.created})")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    with _gallery(args) as gallery:
+        if args.face is not None:
+            gallery.remove_face(args.face)
+            print(f"forgot face {args.face}")
+        elif args.name:
+            count = gallery.remove_person(args.name)
+            print(f"forgot {args.name} and {count} face{'s' if count != 1 else ''}")
+        else:
+            raise FaceprintError("forget needs a NAME or --face ID")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    with _gallery(args) as gallery:
+        person = gallery.rename(args.old, args.new)
+    print(f"renamed {args.old} to {person.name}")
+    return 0
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from .viz import draw_faces, save_image
+
+    pipe = _pipeline(args)
+    report = []
+    with _gallery(args) as gallery:
+        if gallery.count_faces(pipe.embedder_name) == 0:
+            from .errors import EmptyGalleryError
+
+            raise EmptyGalleryError(f"the gallery {args.db} has no faces for "
+                                    f"{pipe.embedder_name}; enroll someone first")
+        for path in _progress(args.images, "identify"):
+            image = pipe.load(path)
+            found = pipe.identify(image, gallery, k=args.k)
+            faces = []
+            for ident in found:
+                entry: dict[str, object] = {
+                    "box": ident.face.box.as_list(), "name": ident.name,
+                    "distance": None if ident.distance is None else round(ident.distance, 4)}
+                if args.k > 1:
+                    entry["candidates"] = [{"name": m.name, "distance": round(m.distance, 4)}
+                                           for m in ident.candidates]
+                faces.append(entry)
+            report.append({"path": path, "faces": faces})
+            if args.draw:
+                labels = [f"{i.name} {i.distance:.2f}" if i.name else "unknown" for i in found]
+                save_image(draw_faces(image, [i.face for i in found], labels,
+                                      [i.name is not None for i in found]),
+                           _draw_target(args.draw, path, len(args.images)))
+            if not args.json:
+                if not found:
+                    print(f"{path}: no face found")
+                for i in found:
+                    b = i.face.box
+                    where = f"face at ({b.left:.0f}, {b.top:.0f}, {b.width:.0f}x{b.height:.0f})"
+                    if i.name:
+                        print(f"{path}: {where}: Recognized as {i.name} "
+                              f"(distance {i.distance:.2f})")
+                    else:
+                        near = (f"; nearest {i.best.name} at {i.best.distance:.2f}"
+                                if i.best else "")
+                        print(f"{path}: {where}: unknown (threshold {i.threshold:.2f}{near})")
+    if args.json:
+        _print_json({"images": report})
+    return 0
+
+
+def cmd_eval_lfw(args: argparse.Namespace) -> int:
+    from .eval.lfw import PipelineConfig, evaluate
+    from .viz import plot_roc
+
+    folds = None
+    if args.folds:
+        try:
+            folds = [int(x) - 1 for x in args.folds.split(",")]
+        except ValueError:
+            raise FaceprintError(f"--folds takes numbers like 1,2,3; got {args.folds!r}") \
+                from None
+    config = PipelineConfig(args.detector, args.embedder,
+                            tuple(sorted(_detector_options(args).items())),
+                            tuple(sorted(_embedder_options(args).items())), args.flip,
+                            args.jitter)
+    report = evaluate(args.data, config, pairs_file=args.pairs, folds=folds,
+                      workers=args.workers, use_cache=not args.no_cache)
+    d = report.to_dict()
+    r = report.result
+    with_fb, without = report.fallback_accuracy()
+    print(f"LFW {Path(report.pairs_file).name}: {report.pairs} pairs, {len(r.accuracies)} "
+          f"folds, {args.detector} + {args.embedder}{' +flip' if args.flip else ''}"
+          f"{f' +jitter {args.jitter}' if args.jitter else ''}")
+    print(f"  accuracy       {100 * r.accuracy_mean:.2f} % +- {100 * r.accuracy_std:.2f} "
+          f"(std over folds; standard error {100 * r.accuracy_sem:.2f})")
+    print(f"  VAL @ FAR=1e-3 {100 * r.val_mean:.1f} % +- {100 * r.val_std:.1f} "
+          f"(FAR achieved {100 * float(sum(r.fars) / len(r.fars)):.3f} %)")
+    print(f"  ROC AUC        {r.auc:.5f}")
+    print(f"  EER            {100 * r.eer:.2f} %")
+    print(f"  thresholds     {min(r.thresholds):.4f} .. {max(r.thresholds):.4f} "
+          f"({report.metric})")
+    print(f"  no face found in {report.no_face_images} of {report.images} images: LFW's "
+          f"centred crop used instead")
+    if with_fb is not None:
+        print(f"  pairs using the fallback: {int(report.fallback_pair.sum())}, accuracy "
+              f"{100 * with_fb:.2f} %; other pairs {100 * without:.2f} %")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
+        print(f"  wrote {args.json}")
+    if args.plot:
+        far, tar = report.roc()
+        label = f"{args.detector} + {args.embedder} ({100 * r.accuracy_mean:.2f} %)"
+        plot_roc({label: (far, tar)}, args.plot, title=f"LFW {Path(report.pairs_file).name}")
+        print(f"  wrote {args.plot}")
+    return 0
+
+
+# -- the parser -------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit 2 with one line, like other errors
+        self.print_usage(sys.stderr)
+        print(f"faceprint: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_detector_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, metavar="NAME",
+                   help=f"one of {', '.join(list_detectors())} (default {DEFAULT_DETECTOR})")
+    p.add_argument("--min-face-size", type=int, metavar="PX",
+                   help="ignore faces narrower than this (pixels)")
+    p.add_argument("--upsample", type=int, metavar="N",
+                   help="double the image N times before searching (finds smaller faces)")
+    p.add_argument("--threshold", type=float, metavar="SCORE",
+                   help="detection score threshold, in the detector's own units")
+    p.add_argument("--max-faces", type=int, metavar="N", help="keep the N best faces")
+
+
+def _add_embedder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME",
+                   help=f"one of {', '.join(list_embedders())} (default {DEFAULT_EMBEDDER})")
+    p.add_argument("--engine", metavar="NAME", help="embedder engine (dlib-resnet: dlib)")
+    p.add_argument("--flip", action="store_true",
+                   help="average each embedding with that of the mirrored face")
+    p.add_argument("--jitter", type=int, default=0, metavar="N",
+                   help="also average over N randomly jittered chips (slower by N+1)")
+
+
+def _add_db_arg(p: argparse.ArgumentParser) -> None:
+    from .gallery.base import default_db_path
+
+    p.add_argument("--db", default=str(default_db_path()), metavar="PATH",
+                   help="gallery file (default %(default)s; or set FACEPRINT_DB)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="faceprint", description="Offline face detection and recognition.",
+                     epilog="Exit status: 0 ok, 2 usage, 3 bad image, 4 no face, 5 model, "
+                            "6 gallery, 7 data, 1 other.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"faceprint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("detect", help="find faces: boxes, landmarks, head pose")
+    p.add_argument("images", nargs="+", metavar="IMG")
+    _add_detector_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--draw", metavar="OUT", help="write the image(s) with boxes and landmarks")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("compare", help="are the largest faces of two images the same person?")
+    p.add_argument("image_a", metavar="A")
+    p.add_argument("image_b", metavar="B")
+    _add_detector_args(p)
+    _add_embedder_args(p)
+    p.add_argument("--match-threshold", type=float, metavar="D",
+                   help="distance threshold (default: the embedder's calibrated one)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("enroll", help="add a person's faces to the gallery")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("images", nargs="+", metavar="IMG")
+    p.add_argument("--meta", action="append", metavar="KEY=VALUE",
+                   help="metadata to store with the person (repeatable)")
+    _add_db_arg(p)
+    _add_detector_args(p)
+    _add_embedder_args(p)
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("people", help="list enrolled people")
+    _add_db_arg(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_people)
+
+    p = sub.add_parser("faces", help="list one person's stored faces")
+    p.add_argument("name", metavar="NAME")
+    _add_db_arg(p)
+    p.set_defaults(func=cmd_faces)
+
+    p = sub.add_parser("forget", help="remove a person (or one face) from the gallery")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--face", type=int, metavar="ID", help="remove only this face")
+    _add_db_arg(p)
+    p.set_defaults(func=cmd_forget)
+
+    p = sub.add_parser("rename", help="rename an enrolled person")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    _add_db_arg(p)
+    p.set_defaults(func=cmd_rename)
+
+    p = sub.add_parser("identify", help="name every face of the images from the gallery")
+    p.add_argument("images", nargs="+", metavar="IMG")
+    _add_db_arg(p)
+    _add_detector_args(p)
+    _add_embedder_args(p)
+    p.add_argument("--match-threshold", type=float, metavar="D",
+                   help="distance threshold (default: the embedder's calibrated one)")
+    p.add_argument("-k", type=int, default=1, help="list the k nearest people (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--draw", metavar="OUT", help="write the image(s) with names under boxes")
+    p.set_defaults(func=cmd_identify)
+
+    p = sub.add_parser("eval", help="benchmarks: eval lfw ...")
+    esub = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", parser_class=_Parser)
+    esub.required = True
+    e = esub.add_parser("lfw", help="LFW pairs: 10-fold accuracy, VAL@FAR=1e-3, ROC")
+    e.add_argument("--data", required=True, metavar="DIR",
+                   help="LFW folder (with images/ and pairs.txt)")
+    e.add_argument("--pairs", metavar="FILE", help="pairs file (default DIR/pairs.txt)")
+    e.add_argument("--folds", metavar="LIST", help="only these folds, e.g. 1,2,3")
+    e.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
+    e.add_argument("--no-cache", action="store_true", help="recompute every embedding")
+    e.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    e.add_argument("--plot", metavar="OUT.png", help="draw the ROC curve")
+    _add_detector_args(e)
+    _add_embedder_args(e)
+    e.set_defaults(func=cmd_eval_lfw)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except FaceprintError as exc:
+        if os.environ.get("FACEPRINT_DEBUG") == "1":
+            raise
+        print(f"faceprint: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (ValueError, OSError) as exc:
+        if os.environ.get("FACEPRINT_DEBUG") == "1":
+            raise
+        print(f"faceprint: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("faceprint: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

