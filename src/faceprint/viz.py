@@ -37,6 +37,8 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], labels: Sequence[str | 
             scale = max(0.4, b.width / 160)
             (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
             x, y = round(b.left), round(b.bottom)
+            x = max(0, min(x, out.shape[1] - tw - 4))  # keep the label inside the picture
+            y = min(y, out.shape[0] - th - base - 4)
             cv2.rectangle(out, (x, y), (x + tw + 4, y + th + base + 4), colour, -1)
             cv2.putText(out, label, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale,
                         (255, 255, 255), thick, cv2.LINE_AA)
