@@ -24,6 +24,8 @@ class DetectorOptions:
     threshold: score threshold in the detector's own units. None = its default.
     max_faces: keep only the highest-scoring faces. None = all.
     landmarks: compute five landmarks and head pose for every face.
+    engine: for detectors with several implementations (cnn: ``"onnx"``, the
+        default, or ``"dlib"``). None = the detector's default.
     """
 
     min_face_size: int = 20
@@ -31,6 +33,7 @@ class DetectorOptions:
     threshold: float | None = None
     max_faces: int | None = None
     landmarks: bool = True
+    engine: str | None = None
 
     def __post_init__(self) -> None:
         if self.min_face_size < 1:

@@ -137,7 +137,9 @@ _worker_pipeline: Any = None
 
 def _init_worker(config: PipelineConfig, threads: int) -> None:
     global _worker_pipeline
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    # share the cores between the workers instead of each taking all of them
+    os.environ["FACEPRINT_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
     _worker_pipeline = config.build()
 
 
@@ -178,8 +180,9 @@ def embed_images(paths: Iterable[str | Path], config: PipelineConfig, *, workers
     workers = workers or (os.cpu_count() or 1)
     if missing:
         done_since_save = 0
+        threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=(config, 1)) as pool:
+                                 initargs=(config, threads)) as pool:
             results = pool.map(_embed_one, missing, chunksize=8)
             for path, vec, found, error in tqdm(results, total=len(missing), disable=not progress,
                                                 desc=f"{config.detector}+{config.embedder}",
