@@ -51,7 +51,7 @@ def test_detect_json_and_drawing(photos_dir: Path, tmp_path: Path) -> None:
     assert entry["path"].endswith("multiface.jpg") and len(entry["faces"]) == 6
     face = entry["faces"][0]
     assert len(face["box"]) == 4 and len(face["landmarks"]) == 5
-    assert set(face["pose"]) == {"yaw", "pitch", "roll"} and 0 < face["score"]
+    assert set(face["pose"]) == {"yaw", "pitch", "roll"} and face["score"] > 0
     drawn = np.asarray(Image.open(out))
     assert drawn.shape == (630, 1200, 3)
     original = np.asarray(Image.open(photos_dir / "multiface.jpg"))

@@ -26,6 +26,7 @@ from .errors import FaceprintError
 from .gallery.sqlite import SqliteGallery
 from .image import load_image
 from .pipeline import Pipeline
+from .types import Identification
 from .viz import draw_faces, save_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,12 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{label}: no face found")
                 continue
             main_face = max(found, key=lambda i: i.face.box.area)
-            name = main_face.name
-            ok = name == truth
+            ok = main_face.name == truth
             right += ok
-            said = (f"Recognized as {name.replace('_', ' ')} (distance {main_face.distance:.2f})"
-                    if name else f"unknown (nearest {main_face.best.name.replace('_', ' ')} at "
-                                 f"{main_face.distance:.2f})" if main_face.best else "unknown")
+            said = _said(main_face)
             who = truth.replace("_", " ") if truth else "a stranger"
             print(f"{label:32} {said:48} [{'right' if ok else 'WRONG'}: {who}]")
             labels = [i.name.replace("_", " ") if i.name else "unknown" for i in found]
@@ -129,6 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{right} of {len(probes)} answers right in {seconds:.1f} s; "
           f"picture: {picture}")
     return 0 if right == len(probes) else 1
+
+
+def _said(ident: Identification) -> str:
+    """What the demo prints for one identified face."""
+    best = ident.best
+    if ident.name is not None and best is not None:
+        return f"Recognized as {ident.name.replace('_', ' ')} (distance {best.distance:.2f})"
+    if best is None:
+        return "unknown"
+    return f"unknown (nearest {best.name.replace('_', ' ')} at {best.distance:.2f})"
 
 
 def _montage(tiles: list[np.ndarray], height: int = 250) -> np.ndarray:
