@@ -27,7 +27,7 @@ def _print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-def _detector_options(args: argparse.Namespace) -> dict[str, Any]:
+def detector_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     for key in ("min_face_size", "upsample", "threshold", "max_faces"):
         value = getattr(args, key, None)
@@ -40,13 +40,13 @@ def _pipeline(args: argparse.Namespace) -> Any:
     from .pipeline import Pipeline
 
     return Pipeline(args.detector, getattr(args, "embedder", DEFAULT_EMBEDDER),
-                    detector_options=_detector_options(args),
-                    embedder_options=_embedder_options(args),
+                    detector_options=detector_options(args),
+                    embedder_options=embedder_options(args),
                     threshold=getattr(args, "match_threshold", None),
                     flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0))
 
 
-def _embedder_options(args: argparse.Namespace) -> dict[str, Any]:
+def embedder_options(args: argparse.Namespace) -> dict[str, Any]:
     engine = getattr(args, "engine", None)
     return {"engine": engine} if engine else {}
 
@@ -217,54 +217,6 @@ def cmd_identify(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval_lfw(args: argparse.Namespace) -> int:
-    from .eval.lfw import PipelineConfig, evaluate
-    from .viz import plot_roc
-
-    folds = None
-    if args.folds:
-        try:
-            folds = [int(x) - 1 for x in args.folds.split(",")]
-        except ValueError:
-            raise FaceprintError(f"--folds takes numbers like 1,2,3; got {args.folds!r}") \
-                from None
-    config = PipelineConfig(args.detector, args.embedder,
-                            tuple(sorted(_detector_options(args).items())),
-                            tuple(sorted(_embedder_options(args).items())), args.flip,
-                            args.jitter)
-    report = evaluate(args.data, config, pairs_file=args.pairs, folds=folds,
-                      workers=args.workers, use_cache=not args.no_cache)
-    d = report.to_dict()
-    r = report.result
-    with_fb, without = report.fallback_accuracy()
-    print(f"LFW {Path(report.pairs_file).name}: {report.pairs} pairs, {len(r.accuracies)} "
-          f"folds, {args.detector} + {args.embedder}{' +flip' if args.flip else ''}"
-          f"{f' +jitter {args.jitter}' if args.jitter else ''}")
-    print(f"  accuracy       {100 * r.accuracy_mean:.2f} % +- {100 * r.accuracy_std:.2f} "
-          f"(std over folds; standard error {100 * r.accuracy_sem:.2f})")
-    print(f"  VAL @ FAR=1e-3 {100 * r.val_mean:.1f} % +- {100 * r.val_std:.1f} "
-          f"(FAR achieved {100 * float(sum(r.fars) / len(r.fars)):.3f} %)")
-    print(f"  ROC AUC        {r.auc:.5f}")
-    print(f"  EER            {100 * r.eer:.2f} %")
-    print(f"  thresholds     {min(r.thresholds):.4f} .. {max(r.thresholds):.4f} "
-          f"({report.metric})")
-    print(f"  no face found in {report.no_face_images} of {report.images} images: LFW's "
-          f"centred crop used instead")
-    if with_fb is not None:
-        print(f"  pairs using the fallback: {int(report.fallback_pair.sum())}, accuracy "
-              f"{100 * with_fb:.2f} %; other pairs {100 * without:.2f} %")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
-        print(f"  wrote {args.json}")
-    if args.plot:
-        far, tar = report.roc()
-        label = f"{args.detector} + {args.embedder} ({100 * r.accuracy_mean:.2f} %)"
-        plot_roc({label: (far, tar)}, args.plot, title=f"LFW {Path(report.pairs_file).name}")
-        print(f"  wrote {args.plot}")
-    return 0
-
-
 # -- the parser -------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # exit 2 with one line, like other errors
@@ -273,7 +225,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _add_detector_args(p: argparse.ArgumentParser) -> None:
+def add_subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) -> Any:
+    """A required sub-command group whose parsers report errors like the top one."""
+    sub = parser.add_subparsers(dest=dest, metavar=metavar, parser_class=_Parser)
+    sub.required = True
+    return sub
+
+
+def add_detector_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default=DEFAULT_DETECTOR, metavar="NAME",
                    help=f"one of {', '.join(list_detectors())} (default {DEFAULT_DETECTOR})")
     p.add_argument("--min-face-size", type=int, metavar="PX",
@@ -285,7 +244,7 @@ def _add_detector_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-faces", type=int, metavar="N", help="keep the N best faces")
 
 
-def _add_embedder_args(p: argparse.ArgumentParser) -> None:
+def add_embedder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME",
                    help=f"one of {', '.join(list_embedders())} (default {DEFAULT_EMBEDDER})")
     p.add_argument("--engine", metavar="NAME", help="embedder engine (dlib-resnet: dlib)")
@@ -295,7 +254,7 @@ def _add_embedder_args(p: argparse.ArgumentParser) -> None:
                    help="also average over N randomly jittered chips (slower by N+1)")
 
 
-def _add_db_arg(p: argparse.ArgumentParser) -> None:
+def add_db_arg(p: argparse.ArgumentParser) -> None:
     from .gallery.base import default_db_path
 
     p.add_argument("--db", default=str(default_db_path()), metavar="PATH",
@@ -309,12 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"faceprint {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+    sub = add_subcommands(parser, "command", "COMMAND")
 
     p = sub.add_parser("detect", help="find faces: boxes, landmarks, head pose")
     p.add_argument("images", nargs="+", metavar="IMG")
-    _add_detector_args(p)
+    add_detector_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--draw", metavar="OUT", help="write the image(s) with boxes and landmarks")
     p.set_defaults(func=cmd_detect)
@@ -322,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="are the largest faces of two images the same person?")
     p.add_argument("image_a", metavar="A")
     p.add_argument("image_b", metavar="B")
-    _add_detector_args(p)
-    _add_embedder_args(p)
+    add_detector_args(p)
+    add_embedder_args(p)
     p.add_argument("--match-threshold", type=float, metavar="D",
                    help="distance threshold (default: the embedder's calibrated one)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -334,38 +292,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMG")
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="metadata to store with the person (repeatable)")
-    _add_db_arg(p)
-    _add_detector_args(p)
-    _add_embedder_args(p)
+    add_db_arg(p)
+    add_detector_args(p)
+    add_embedder_args(p)
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("people", help="list enrolled people")
-    _add_db_arg(p)
+    add_db_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_people)
 
     p = sub.add_parser("faces", help="list one person's stored faces")
     p.add_argument("name", metavar="NAME")
-    _add_db_arg(p)
+    add_db_arg(p)
     p.set_defaults(func=cmd_faces)
 
     p = sub.add_parser("forget", help="remove a person (or one face) from the gallery")
     p.add_argument("name", nargs="?", metavar="NAME")
     p.add_argument("--face", type=int, metavar="ID", help="remove only this face")
-    _add_db_arg(p)
+    add_db_arg(p)
     p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("rename", help="rename an enrolled person")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
-    _add_db_arg(p)
+    add_db_arg(p)
     p.set_defaults(func=cmd_rename)
 
     p = sub.add_parser("identify", help="name every face of the images from the gallery")
     p.add_argument("images", nargs="+", metavar="IMG")
-    _add_db_arg(p)
-    _add_detector_args(p)
-    _add_embedder_args(p)
+    add_db_arg(p)
+    add_detector_args(p)
+    add_embedder_args(p)
     p.add_argument("--match-threshold", type=float, metavar="D",
                    help="distance threshold (default: the embedder's calibrated one)")
     p.add_argument("-k", type=int, default=1, help="list the k nearest people (default 1)")
@@ -373,21 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draw", metavar="OUT", help="write the image(s) with names under boxes")
     p.set_defaults(func=cmd_identify)
 
-    p = sub.add_parser("eval", help="benchmarks: eval lfw ...")
-    esub = p.add_subparsers(dest="benchmark", metavar="BENCHMARK", parser_class=_Parser)
-    esub.required = True
-    e = esub.add_parser("lfw", help="LFW pairs: 10-fold accuracy, VAL@FAR=1e-3, ROC")
-    e.add_argument("--data", required=True, metavar="DIR",
-                   help="LFW folder (with images/ and pairs.txt)")
-    e.add_argument("--pairs", metavar="FILE", help="pairs file (default DIR/pairs.txt)")
-    e.add_argument("--folds", metavar="LIST", help="only these folds, e.g. 1,2,3")
-    e.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
-    e.add_argument("--no-cache", action="store_true", help="recompute every embedding")
-    e.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    e.add_argument("--plot", metavar="OUT.png", help="draw the ROC curve")
-    _add_detector_args(e)
-    _add_embedder_args(e)
-    e.set_defaults(func=cmd_eval_lfw)
+    from .eval.cli import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub)
     return parser
 
 

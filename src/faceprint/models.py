@@ -79,9 +79,15 @@ DETECTORS: dict[str, str] = {
     "blazeface": "faceprint.detectors.blazeface:BlazeFaceDetector",
 }
 
-#: embedder name -> "module:Class"
+#: embedder name -> "module:Class". A name may carry an argument after a colon,
+#: passed to the class as its first argument: ``onnx:model.onnx`` (an exported
+#: model), ``eigenfaces:fitted.npz`` (a fitted classical model).
 EMBEDDERS: dict[str, str] = {
     "dlib-resnet": "faceprint.embedders.dlib_resnet:DlibResnetEmbedder",
+    "eigenfaces": "faceprint.embedders.classical:EigenfacesEmbedder",
+    "fisherfaces": "faceprint.embedders.classical:FisherfacesEmbedder",
+    "lbp": "faceprint.embedders.classical:LbpEmbedder",
+    "onnx": "faceprint.embedders.onnx_model:OnnxEmbedder",
 }
 
 DEFAULT_DETECTOR = "hog"
@@ -148,11 +154,24 @@ def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
     return detector
 
 
-def create_embedder(name: str = DEFAULT_EMBEDDER, **options: Any) -> Embedder:
-    """Build the embedder registered as ``name``."""
-    if name not in EMBEDDERS:
+def split_name(name: str) -> tuple[str, str | None]:
+    """``"onnx:model.onnx"`` -> ``("onnx", "model.onnx")``; ``"hog"`` -> ``("hog", None)``."""
+    base, sep, arg = name.partition(":")
+    return base, (arg if sep else None)
+
+
+def check_embedder_name(name: str) -> None:
+    """Raise UnknownNameError unless ``name`` (possibly ``NAME:ARG``) is registered."""
+    if split_name(name)[0] not in EMBEDDERS:
         raise _unknown("embedder", name, list(EMBEDDERS))
-    embedder: Embedder = _load_class(EMBEDDERS[name])(**options)
+
+
+def create_embedder(name: str = DEFAULT_EMBEDDER, **options: Any) -> Embedder:
+    """Build the embedder registered as ``name`` (``NAME`` or ``NAME:ARG``)."""
+    check_embedder_name(name)
+    base, arg = split_name(name)
+    cls = _load_class(EMBEDDERS[base])
+    embedder: Embedder = cls(arg, **options) if arg is not None else cls(**options)
     return embedder
 
 

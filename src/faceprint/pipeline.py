@@ -71,10 +71,9 @@ class Pipeline:
             if detector not in DETECTORS:
                 raise _unknown("detector", detector, list(DETECTORS))
         if isinstance(embedder, str):
-            from .models import EMBEDDERS, _unknown
+            from .models import check_embedder_name
 
-            if embedder not in EMBEDDERS:
-                raise _unknown("embedder", embedder, list(EMBEDDERS))
+            check_embedder_name(embedder)
         self._threshold = threshold
         self.flip = flip
         self.jitter = jitter
