@@ -28,7 +28,7 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIPC) -e '.[test]'
+	$(PIPC) -e '.[test,train]'
 	touch $@
 
 install: $(VENV)/.core

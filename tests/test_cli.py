@@ -139,3 +139,37 @@ def test_bad_inputs(people: dict[str, list[Path]], photos_dir: Path, tmp_path: P
     fails(run("forget", "Nobody", db=tmp_path / "empty.db"), 6, "no person named 'Nobody'")
     usage = run("detect")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_embed_folder_to_npz(people: dict[str, list[Path]], photos_dir: Path,
+                             tmp_path: Path) -> None:
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for p in people["Colin_Powell"][:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "group.jpg").write_bytes((photos_dir / "multiface.jpg").read_bytes())
+    (folder / "broken.jpg").write_text("not an image")
+    out = tmp_path / "emb.npz"
+    proc = ok(run("embed", folder, "--out", out, "--workers", "2"))
+    assert "5 images, 9 faces (0 images without a face, 1 unreadable)" in proc.stdout
+    z = np.load(out)
+    assert z["embeddings"].shape == (9, 128) and z["boxes"].shape == (9, 4)
+    assert [Path(str(p)).name for p in z["failed_paths"]] == ["broken.jpg"]
+    # the three photos of one man are near each other, far from the group
+    names = np.array([Path(str(p)).name for p in z["paths"]])
+    powell = z["embeddings"][np.char.startswith(names, "Colin")]
+    assert len(powell) == 3
+    assert np.linalg.norm(powell[0] - powell[1]) < 0.6
+    largest = tmp_path / "largest.npz"
+    ok(run("embed", folder, "--out", largest, "--largest"))
+    assert np.load(largest)["embeddings"].shape == (4, 128)
+    fails(run("embed", folder, "--out", tmp_path / "emb.csv"), 1, "must end in .npz or .parquet")
+
+
+def test_info_reports_models_and_engine() -> None:
+    info = json.loads(ok(run("info", "--json")).stdout)
+    assert info["models"]["dlib-resnet"]["sha256"].startswith("55533b28a958")
+    assert "CPUExecutionProvider" in info["providers"]["chosen"]
+    assert set(info["detectors"]) >= {"haar", "hog", "cnn", "mtcnn", "blazeface"}
+    human = ok(run("info")).stdout
+    assert "engine: ONNX Runtime" in human and "dlib-mmod" in human

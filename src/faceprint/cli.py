@@ -96,6 +96,66 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .batch import embed_many, image_files, save_embeddings
+
+    files = image_files(args.images)
+    if not files:
+        raise FaceprintError("no image files found in " + ", ".join(args.images))
+    pipe = _pipeline(args)
+    started = time.perf_counter()
+    results = []
+    for result in tqdm(embed_many(pipe, files, workers=args.workers, batch_size=args.batch_size,
+                                  largest_only=args.largest),
+                       total=len(files), desc="embed", unit="img", file=sys.stderr,
+                       disable=len(files) < 5 or None):
+        results.append(result)
+    seconds = time.perf_counter() - started
+    out = save_embeddings(results, args.out, embedder=pipe.embedder_name,
+                          detector=pipe.detector_name, metric=pipe.metric)
+    faces = sum(len(r.faces) for r in results if r.error is None)
+    failed = [r for r in results if r.error]
+    no_face = sum(1 for r in results if r.error is None and not r.faces)
+    print(f"{len(files)} images, {faces} faces ({no_face} images without a face, "
+          f"{len(failed)} unreadable) in {seconds:.1f} s ({len(files) / seconds:.1f} images/s); "
+          f"wrote {out}")
+    for r in failed[:10]:
+        print(f"  skipped {r.error}", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .info import collect
+
+    info = collect()
+    if args.json:
+        _print_json(info)
+        return 0
+    print(f"faceprint {info['faceprint']} on Python {info['python']} ({info['platform']})")
+    print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
+    print(f"engine: ONNX Runtime, providers {', '.join(info['providers']['chosen'])} "
+          f"(available: {', '.join(info['providers']['available'])}); "
+          f"{info['threads']} threads")
+    print(f"defaults: detector {info['defaults']['detector']}, "
+          f"embedder {info['defaults']['embedder']}")
+    print(f"detectors: {', '.join(info['detectors'])}")
+    print(f"embedders: {', '.join(info['embedders'])}")
+    print("models:")
+    for key, m in info["models"].items():
+        if m["path"]:
+            print(f"  {key:16} {m['size_mb']:7.1f} MB  sha256 {m['sha256'][:16]}  {m['path']}")
+        else:
+            print(f"  {key:16} MISSING: {m['error']}")
+    print(f"cache: {info['cache']}")
+    for name, path in info["onnx_conversions"].items():
+        print(f"  converted {name}: {path}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     result = _pipeline(args).compare(args.image_a, args.image_b)
     if args.json:
@@ -277,6 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draw", metavar="OUT", help="write the image(s) with boxes and landmarks")
     p.set_defaults(func=cmd_detect)
 
+    p = sub.add_parser("embed", help="embed every face of many images (folders too) to a file")
+    p.add_argument("images", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="embeddings.npz or embeddings.parquet (needs pyarrow)")
+    p.add_argument("--largest", action="store_true", help="only the largest face of each image")
+    p.add_argument("--workers", type=int, default=0,
+                   help="threads that decode and detect (default: one per core)")
+    p.add_argument("--batch-size", type=int, default=32, help="faces per embedding batch")
+    add_detector_args(p)
+    add_embedder_args(p)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("info", help="versions, models, their sources and hashes, engine")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
     p = sub.add_parser("compare", help="are the largest faces of two images the same person?")
     p.add_argument("image_a", metavar="A")
     p.add_argument("image_b", metavar="B")
@@ -334,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval.cli import add_parsers as add_eval_parsers
 
     add_eval_parsers(sub)
+    from .train.cli import add_parsers as add_train_parsers
+
+    add_train_parsers(sub)
     return parser
 
 

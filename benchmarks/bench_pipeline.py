@@ -1,0 +1,182 @@
+"""faceprint's default pipeline against face_recognition, on the same LFW images.
+
+In one run, on the same ``--images`` LFW images (every k-th image of the
+View 2 pairs, a fixed list), each system runs in its own fresh process so that
+its peak memory is its own:
+
+* **face_recognition 1.3.0** (the baseline, as its README uses it):
+  ``load_image_file`` then ``face_encodings`` (HOG detector, upsampling 1,
+  5-point alignment, dlib's ResNet on dlib, one descriptor per face);
+* **faceprint**'s default pipeline through its batch mode
+  (:func:`faceprint.batch.embed_many`: decoding, detection and alignment in
+  worker threads, embeddings in batches on ONNX Runtime).
+
+Printed, each as the median of ``--repeats`` timed passes after a warm-up:
+end-to-end images/s; detection ms per image (each system's detector alone);
+embedding ms per face (face_recognition: dlib per face; faceprint: batches of
+32); peak RSS; the faceprint / face_recognition ratios; and the physical
+limit - the embedder's FLOPs per face, the GFLOP/s it reaches, and the
+machine's float32 peak from a large numpy matmul.
+
+    pip install --no-deps face_recognition==1.3.0 && pip install Click psutil
+    python benchmarks/bench_pipeline.py --images 1000 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
+
+
+def image_list(count: int) -> list[str]:
+    """``count`` images spread evenly over the LFW View 2 pairs' images (sorted)."""
+    from faceprint.eval.lfw import image_path, images_dir, read_pairs
+
+    lfw = DATA / "lfw"
+    images = images_dir(lfw)
+    paths = sorted({str(image_path(images, n, i)) for p in read_pairs(lfw / "pairs.txt")
+                    for n, i in ((p.name1, p.index1), (p.name2, p.index2))})
+    step = max(1, len(paths) // count)
+    return paths[::step][:count]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
+    fn()  # warm-up: models load, caches fill
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def run_face_recognition(paths: list[str], repeats: int, sample: int) -> dict[str, object]:
+    import face_recognition as fr
+
+    def end_to_end() -> None:
+        for p in paths:
+            fr.face_encodings(fr.load_image_file(p))
+
+    times = _timed(end_to_end, repeats)
+    images = [fr.load_image_file(p) for p in paths[:sample]]
+    det = _timed(lambda: [fr.face_locations(im, 1, "hog") for im in images], repeats)
+    locations = [fr.face_locations(im, 1, "hog") for im in images]
+    faces = sum(len(loc) for loc in locations)
+    emb = _timed(lambda: [fr.face_encodings(im, loc) for im, loc in zip(images, locations)
+                          if loc], repeats)
+    return {"images_per_s": len(paths) / statistics.median(times),
+            "detect_ms_per_image": 1000 * statistics.median(det) / len(images),
+            "embed_ms_per_face": 1000 * statistics.median(emb) / max(faces, 1),
+            "peak_rss_mb": _peak_rss_mb(), "end_to_end_s": times}
+
+
+def run_faceprint(paths: list[str], repeats: int, sample: int) -> dict[str, object]:
+    from faceprint.batch import embed_many
+    from faceprint.pipeline import Pipeline
+
+    pipe = Pipeline()
+
+    def end_to_end() -> None:
+        for _ in embed_many(pipe, paths):
+            pass
+
+    times = _timed(end_to_end, repeats)
+    images = [pipe.load(p) for p in paths[:sample]]
+    det = _timed(lambda: [pipe.detector.detect(im) for im in images], repeats)
+    chips = np.concatenate([pipe.chips(im, pipe.detector.detect(im)) for im in images])
+    emb = _timed(lambda: pipe.embed_chips(chips), repeats)
+    return {"images_per_s": len(paths) / statistics.median(times),
+            "detect_ms_per_image": 1000 * statistics.median(det) / len(images),
+            "embed_ms_per_face": 1000 * statistics.median(emb) / max(len(chips), 1),
+            "peak_rss_mb": _peak_rss_mb(), "end_to_end_s": times,
+            "detector": pipe.detector_name, "embedder": pipe.embedder_name,
+            "providers": pipe.embedder.providers}  # type: ignore[attr-defined]
+
+
+def child(system: str, list_file: str, repeats: int, sample: int) -> None:
+    paths = Path(list_file).read_text().split("\n")
+    run = run_faceprint if system == "faceprint" else run_face_recognition
+    print(json.dumps(run(paths, repeats, sample)))
+
+
+def physical_limit(embed_ms: float) -> dict[str, float]:
+    """FLOPs per face of dlib's ResNet, GFLOP/s achieved, and the matmul peak."""
+    import onnx
+
+    from faceprint.dlibdnn import onnx_model_path
+    from faceprint.dlibdnn.to_onnx import count_flops
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_dlibdnn import peak_gflops
+
+    flops = count_flops(onnx.load(str(onnx_model_path("dlib-resnet"))),
+                        {"chips": [1, 150, 150, 3]})
+    return {"gflop_per_face": flops / 1e9, "achieved_gflops": flops / 1e9 / (embed_ms / 1e3),
+            "peak_gflops_1_thread": peak_gflops(1), "peak_gflops_all": peak_gflops(os.cpu_count()
+                                                                                     or 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=200,
+                        help="images for the detection-only and embedding-only timings")
+    parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "LIST"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.repeats, args.sample)
+        return
+    paths = image_list(args.images)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write("\n".join(paths))
+    print(f"{len(paths)} LFW images, {args.repeats} timed passes each (medians), "
+          f"{os.cpu_count()} cores")
+    results = {}
+    for system in ("face_recognition", "faceprint"):
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, __file__, "--child", system, fh.name,
+                              "--repeats", str(args.repeats), "--sample", str(args.sample)],
+                             capture_output=True, text=True, check=True)
+        results[system] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {system} done in {time.perf_counter() - started:.0f} s")
+    os.unlink(fh.name)
+    base, ours = results["face_recognition"], results["faceprint"]
+    print(f"\nfaceprint pipeline: {ours['detector']} + {ours['embedder']} on "
+          f"{', '.join(ours['providers'])}")
+    print(f"{'':28}{'face_recognition':>18}{'faceprint':>12}{'ratio':>9}")
+    rows = [("end to end, images/s", "images_per_s", True),
+            ("detection, ms per image", "detect_ms_per_image", False),
+            ("embedding, ms per face", "embed_ms_per_face", False),
+            ("peak RSS, MB", "peak_rss_mb", False)]
+    for label, key, higher in rows:
+        b, o = float(base[key]), float(ours[key])
+        ratio = o / b if higher else b / o
+        print(f"{label:28}{b:>18.1f}{o:>12.1f}{ratio:>8.1f}x")
+    limit = physical_limit(float(ours["embed_ms_per_face"]))
+    print(f"\ndlib ResNet: {limit['gflop_per_face']:.3f} GFLOP per face; faceprint reaches "
+          f"{limit['achieved_gflops']:.0f} GFLOP/s; numpy float32 matmul peak "
+          f"{limit['peak_gflops_1_thread']:.0f} GFLOP/s on 1 thread, "
+          f"{limit['peak_gflops_all']:.0f} on all cores")
+    print(json.dumps({"face_recognition": base, "faceprint": ours, "limit": limit}))
+
+
+if __name__ == "__main__":
+    main()

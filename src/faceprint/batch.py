@@ -1,0 +1,168 @@
+"""Embedding many images at once, keeping every core busy.
+
+Decoding, detection and alignment run in a pool of worker threads (the
+detectors' native code - OpenCV, dlib, ONNX Runtime - releases the GIL), while
+the calling thread gathers the aligned chips into batches for the embedder,
+whose ONNX Runtime session runs a batch on its own threads. Results come back
+in input order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import FaceprintError, ImageError
+from .pipeline import Pipeline, largest
+from .types import Face
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".pgm", ".ppm",
+                            ".pnm", ".tif", ".tiff"})
+
+
+def image_files(sources: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every image file under named folders (recursively,
+    sorted). ImageError for a name that does not exist."""
+    out: list[Path] = []
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*")
+                          if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.exists():
+            out.append(p)
+        else:
+            raise ImageError(f"{p}: no such file or folder")
+    return out
+
+
+_Prepared = tuple[list[Face], "np.ndarray | None", "str | None"]
+
+
+@dataclass(slots=True)
+class ImageResult:
+    """The faces of one image with their embeddings (``(N, D)``), or the error that
+    stopped it."""
+
+    path: str
+    faces: list[Face] = field(default_factory=list)
+    embeddings: np.ndarray | None = None
+    error: str | None = None
+
+
+def _prepare(pipe: Pipeline, path: str, largest_only: bool
+             ) -> tuple[list[Face], np.ndarray | None, str | None]:
+    """In a worker thread: decode, detect and align one image."""
+    try:
+        image = pipe.load(path)
+        faces = pipe.detector.detect(image)
+        if largest_only and faces:
+            faces = [largest(faces)]
+        chips = pipe.chips(image, faces) if faces else None
+        return faces, chips, None
+    except FaceprintError as exc:
+        return [], None, str(exc)
+
+
+def embed_many(pipe: Pipeline, paths: Sequence[str | Path], *, workers: int = 0,
+               batch_size: int = 32, largest_only: bool = False) -> Iterator[ImageResult]:
+    """Embed the faces of every image, yielding results in input order. ``workers``
+    threads decode, detect and align (0: one per core) while this thread embeds the
+    chips ``batch_size`` at a time."""
+    workers = workers or (os.cpu_count() or 1)
+    pipe.detector  # noqa: B018  (load the models here, once, not in racing threads)
+    pipe.embedder  # noqa: B018
+    ahead = max(2 * workers, batch_size)  # images being prepared
+    names = iter(paths)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="faceprint") as pool:
+        queue: deque[tuple[str, Future[_Prepared]]] = deque()
+
+        def submit_next() -> None:
+            path = next(names, None)
+            if path is not None:
+                queue.append((str(path), pool.submit(_prepare, pipe, str(path), largest_only)))
+
+        for _ in range(ahead):
+            submit_next()
+        ready: list[tuple[ImageResult, np.ndarray | None]] = []
+        chips_ready = 0
+        while queue:
+            path, future = queue.popleft()
+            submit_next()
+            faces, chips, error = future.result()
+            ready.append((ImageResult(path, faces, None, error), chips))
+            chips_ready += 0 if chips is None else len(chips)
+            if chips_ready >= batch_size or not queue:
+                yield from _embed_ready(pipe, ready)
+                ready, chips_ready = [], 0
+
+
+def _embed_ready(pipe: Pipeline, ready: list[tuple[ImageResult, np.ndarray | None]]
+                 ) -> Iterator[ImageResult]:
+    """Embed the chips of prepared images in one batch and hand the images out."""
+    stacks = [chips for _, chips in ready if chips is not None and len(chips)]
+    vectors = pipe.embed_chips(np.concatenate(stacks)) if stacks else None
+    start = 0
+    for result, chips in ready:
+        if result.error is None:
+            count = 0 if chips is None else len(chips)
+            if count and vectors is not None:
+                result.embeddings = vectors[start:start + count]
+            else:
+                result.embeddings = np.empty((0, pipe.embedder.dim), np.float32)
+            start += count
+        yield result
+
+
+def save_embeddings(results: Sequence[ImageResult], out: str | Path, *, embedder: str,
+                    detector: str, metric: str) -> Path:
+    """Write results as ``.npz`` (arrays) or ``.parquet`` (one row per face; needs
+    pyarrow): path, face index, box, score, embedding; plus the images that failed."""
+    p = Path(out)
+    rows_path, rows_face, rows_box, rows_score, vectors = [], [], [], [], []
+    for r in results:
+        if r.embeddings is None:
+            continue
+        for i, (face, vec) in enumerate(zip(r.faces, r.embeddings)):
+            rows_path.append(r.path)
+            rows_face.append(i)
+            rows_box.append([face.box.left, face.box.top, face.box.width, face.box.height])
+            rows_score.append(face.score)
+            vectors.append(vec)
+    dim = len(vectors[0]) if vectors else 0
+    emb = np.stack(vectors).astype(np.float32) if vectors else np.empty((0, dim), np.float32)
+    failed = [(r.path, r.error or "") for r in results if r.error]
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".npz":
+        np.savez_compressed(
+            p, paths=np.array(rows_path, dtype=str), face_index=np.array(rows_face, np.int32),
+            boxes=np.array(rows_box, np.float32).reshape(-1, 4),
+            scores=np.array(rows_score, np.float32), embeddings=emb,
+            failed_paths=np.array([f[0] for f in failed], dtype=str),
+            failed_errors=np.array([f[1] for f in failed], dtype=str),
+            embedder=np.array(embedder), detector=np.array(detector), metric=np.array(metric))
+    elif p.suffix == ".parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise FaceprintError("writing .parquet needs pyarrow (pip install pyarrow); "
+                                 "or write .npz") from None
+        table = pa.table({
+            "path": rows_path, "face_index": rows_face,
+            "box": pa.array(rows_box, type=pa.list_(pa.float32(), 4)),
+            "score": pa.array(rows_score, type=pa.float32()),
+            "embedding": pa.array([v.tolist() for v in emb], type=pa.list_(pa.float32(), dim)),
+        })
+        table = table.replace_schema_metadata({"embedder": embedder, "detector": detector,
+                                               "metric": metric})
+        pq.write_table(table, p)
+    else:
+        raise FaceprintError(f"{p}: the output must end in .npz or .parquet")
+    return p
