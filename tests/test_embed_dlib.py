@@ -30,7 +30,7 @@ def _dlib_descriptors(image: np.ndarray, ref: tuple[object, object, object]) -> 
 def test_embeddings_equal_dlibs_on_astronaut(astronaut: np.ndarray,
                                              dlib_reference: tuple[object, object, object]
                                              ) -> None:
-    ours = faceprint.embed(astronaut)
+    ours = faceprint.embed(astronaut, detector="hog")
     theirs = _dlib_descriptors(astronaut, dlib_reference)
     assert ours.shape == theirs.shape == (2, 128)
     assert np.abs(ours - theirs).max() < 1e-4
@@ -42,7 +42,8 @@ def test_embeddings_equal_dlibs_on_lfw(lfw_dir: Path,
     worst, faces = 0.0, 0
     for path in paths:
         image = load_image(path)
-        ours, theirs = faceprint.embed(image), _dlib_descriptors(image, dlib_reference)
+        ours = faceprint.embed(image, detector="hog")
+        theirs = _dlib_descriptors(image, dlib_reference)
         assert ours.shape == theirs.shape
         if len(ours):
             worst = max(worst, float(np.abs(ours - theirs).max()))
@@ -60,7 +61,7 @@ def test_same_person_is_closer_than_strangers(lfw_dir: Path) -> None:
                              img / "Serena_Williams/Serena_Williams_0001.jpg")
     assert same.same and not different.same
     assert same.distance < 0.5 and different.distance > 0.75
-    assert same.metric == "euclidean" and same.threshold == pytest.approx(0.6324)
+    assert same.metric == "euclidean" and same.threshold == pytest.approx(0.6223)
 
 
 def test_flip_and_jitter_average_stay_close(astronaut: np.ndarray) -> None:

@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     probes: list[tuple[str, object, str | None]] = []  # label, image, true name
     if images is not None:
         print(f"faceprint demo: LFW photos from {images}")
-        pipe = Pipeline(args.detector) if args.detector else Pipeline()
         for name, numbers in ENROL.items():
             enrol[name] = [_lfw_path(images, name, n) for n in numbers]
         for name, number in PROBES:
@@ -90,13 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         from skimage import data
 
         print("faceprint demo: ../shared/data not found; using scikit-image's photos")
-        # hog misses the small, turned face of the cameraman; mtcnn finds it
-        pipe = Pipeline(args.detector or "mtcnn")
         astronaut = np.ascontiguousarray(data.astronaut())
         enrol["Eileen_Collins"] = [astronaut]
         probes = [("astronaut, altered copy", _altered(astronaut), "Eileen_Collins"),
                   ("cameraman", np.ascontiguousarray(data.camera()), None)]
 
+    pipe = Pipeline(args.detector) if args.detector else Pipeline()
     print(f"pipeline: detector {pipe.detector_name}, embedder {pipe.embedder_name}, "
           f"threshold {pipe.threshold:.4f} ({pipe.metric} distance)")
     started = time.perf_counter()

@@ -90,7 +90,9 @@ EMBEDDERS: dict[str, str] = {
     "onnx": "faceprint.embedders.onnx_model:OnnxEmbedder",
 }
 
-DEFAULT_DETECTOR = "hog"
+#: MTCNN: more accurate than hog with dlib-resnet on LFW (98.93 % vs 98.72 %),
+#: finds a face in more images, and faster on small images; see README "Speed".
+DEFAULT_DETECTOR = "mtcnn"
 DEFAULT_EMBEDDER = "dlib-resnet"
 
 

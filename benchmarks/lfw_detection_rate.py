@@ -1,0 +1,72 @@
+"""How often each detector finds a face in LFW (all 13,233 images by default).
+
+Every LFW image holds a face near its centre, so the fraction of images with
+at least one detection is the detector's find rate; missed images are listed
+in a text file beside the output. Work is split over processes (one per core).
+
+    python benchmarks/lfw_detection_rate.py --detector hog [--limit N] [--out build/]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
+
+_detector = None
+
+
+def _init(name: str) -> None:
+    global _detector
+    os.environ["FACEPRINT_THREADS"] = "1"
+    from faceprint.models import create_detector
+
+    _detector = create_detector(name, landmarks=False)
+
+
+def _count(path: str) -> tuple[str, int, float]:
+    from faceprint.image import load_image
+
+    assert _detector is not None
+    image = load_image(path)
+    start = time.perf_counter()
+    n = len(_detector.detect(image))
+    return path, n, time.perf_counter() - start
+
+
+def main() -> None:
+    from tqdm import tqdm
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detector", required=True)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=ROOT / "build")
+    args = parser.parse_args()
+    paths = sorted(str(p) for p in (DATA / "lfw" / "images").glob("*/*.jpg"))
+    if args.limit:
+        paths = paths[:args.limit]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.detector,)) as pool:
+        results = list(tqdm(pool.map(_count, paths, chunksize=16), total=len(paths),
+                            desc=args.detector, unit="img"))
+    wall = time.perf_counter() - started
+    missed = [p for p, n, _ in results if n == 0]
+    times = sorted(t for _, _, t in results)
+    found = len(paths) - len(missed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    listing = args.out / f"lfw-missed-{args.detector}.txt"
+    listing.write_text("".join(f"{p}\n" for p in missed))
+    print(f"{args.detector}: face found in {found} of {len(paths)} LFW images "
+          f"({100 * found / len(paths):.2f} %); median {1000 * times[len(times) // 2]:.1f} ms "
+          f"per image on one core; {wall:.0f} s on {args.workers} processes; "
+          f"missed images listed in {listing}")
+
+
+if __name__ == "__main__":
+    main()
