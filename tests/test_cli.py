@@ -160,9 +160,13 @@ def test_embed_folder_to_npz(people: dict[str, list[Path]], photos_dir: Path,
     powell = z["embeddings"][np.char.startswith(names, "Colin")]
     assert len(powell) == 3
     assert np.linalg.norm(powell[0] - powell[1]) < 0.6
-    largest = tmp_path / "largest.npz"
+    largest = tmp_path / "largest.parquet"
     ok(run("embed", folder, "--out", largest, "--largest"))
-    assert np.load(largest)["embeddings"].shape == (4, 128)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(largest)
+    assert table.num_rows == 4 and len(table.column("embedding")[0]) == 128
+    assert table.schema.metadata[b"embedder"] == b"dlib-resnet"
     fails(run("embed", folder, "--out", tmp_path / "emb.csv"), 1, "must end in .npz or .parquet")
 
 

@@ -33,6 +33,8 @@ def detector_options(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key, None)
         if value is not None:
             opts[key] = value
+    if getattr(args, "detector_engine", None):
+        opts["engine"] = args.detector_engine
     return opts
 
 
@@ -302,6 +304,8 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, metavar="SCORE",
                    help="detection score threshold, in the detector's own units")
     p.add_argument("--max-faces", type=int, metavar="N", help="keep the N best faces")
+    p.add_argument("--detector-engine", metavar="NAME",
+                   help="detector implementation (cnn: onnx, the default, or dlib)")
 
 
 def add_embedder_args(p: argparse.ArgumentParser) -> None:
