@@ -431,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"faceprint: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except (ValueError, OSError) as exc:
         if os.environ.get("FACEPRINT_DEBUG") == "1":
             raise
