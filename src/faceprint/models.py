@@ -149,9 +149,7 @@ def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
     :class:`faceprint.detectors.base.DetectorOptions`."""
     from .detectors.base import DetectorOptions
 
-    if name not in DETECTORS:
-        raise _unknown("detector", name, list(DETECTORS))
-    cls = _load_class(DETECTORS[name])
+    cls = detector_class(name)
     detector: Detector = cls(DetectorOptions(**options))
     return detector
 
@@ -160,6 +158,12 @@ def split_name(name: str) -> tuple[str, str | None]:
     """``"onnx:model.onnx"`` -> ``("onnx", "model.onnx")``; ``"hog"`` -> ``("hog", None)``."""
     base, sep, arg = name.partition(":")
     return base, (arg if sep else None)
+
+
+def check_detector_name(name: str) -> None:
+    """Raise UnknownNameError unless ``name`` is a registered detector."""
+    if name not in DETECTORS:
+        raise _unknown("detector", name, list(DETECTORS))
 
 
 def check_embedder_name(name: str) -> None:
@@ -187,8 +191,7 @@ def list_embedders() -> list[str]:
 
 def detector_class(name: str) -> Any:
     """The class registered for detector ``name`` (imported on demand)."""
-    if name not in DETECTORS:
-        raise _unknown("detector", name, list(DETECTORS))
+    check_detector_name(name)
     return _load_class(DETECTORS[name])
 
 

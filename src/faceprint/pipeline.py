@@ -17,7 +17,14 @@ from . import align as _align
 from .distance import paired, pairwise
 from .errors import NoFaceError
 from .image import DEFAULT_MAX_PIXELS, ImageInput, load_image
-from .models import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, create_detector, create_embedder
+from .models import (
+    DEFAULT_DETECTOR,
+    DEFAULT_EMBEDDER,
+    check_detector_name,
+    check_embedder_name,
+    create_detector,
+    create_embedder,
+)
 from .types import Comparison, Face, FaceEmbedding, Identification, Metric
 
 if TYPE_CHECKING:
@@ -66,13 +73,8 @@ class Pipeline:
         self._detector: Detector | None = None if isinstance(detector, str) else detector
         self._embedder: Embedder | None = None if isinstance(embedder, str) else embedder
         if isinstance(detector, str):
-            from .models import DETECTORS, _unknown
-
-            if detector not in DETECTORS:
-                raise _unknown("detector", detector, list(DETECTORS))
+            check_detector_name(detector)
         if isinstance(embedder, str):
-            from .models import check_embedder_name
-
             check_embedder_name(embedder)
         self._threshold = threshold
         self.flip = flip
