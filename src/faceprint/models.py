@@ -88,6 +88,7 @@ EMBEDDERS: dict[str, str] = {
     "fisherfaces": "faceprint.embedders.classical:FisherfacesEmbedder",
     "lbp": "faceprint.embedders.classical:LbpEmbedder",
     "onnx": "faceprint.embedders.onnx_model:OnnxEmbedder",
+    "faceprint-small": "faceprint.embedders.onnx_model:FaceprintSmallEmbedder",
 }
 
 #: MTCNN: more accurate than hog with dlib-resnet on LFW (98.93 % vs 98.72 %),
@@ -193,6 +194,14 @@ def detector_class(name: str) -> Any:
     """The class registered for detector ``name`` (imported on demand)."""
     check_detector_name(name)
     return _load_class(DETECTORS[name])
+
+
+def detector_defaults(name: str) -> list[Any]:
+    """The settings a detector uses when its options are left unset (threshold,
+    upsampling, box calibration): part of cache keys, so that changing a default
+    invalidates what was computed with the old one."""
+    cls = detector_class(name)
+    return [cls.default_threshold, cls.default_upsample, list(cls.dlib_box_calibration)]
 
 
 def dlib_box(face: Face) -> Box:
