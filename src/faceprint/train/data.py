@@ -1,0 +1,348 @@
+"""Training data: one folder per identity, detected and aligned by faceprint once,
+the aligned chips (and a teacher's embeddings of the same faces) cached.
+
+Layout: ``DIR/NAME/*.jpg`` (or LFW's ``DIR/images/NAME/NAME_0001.jpg``). Each
+image's face is the detected face nearest the image centre; when the detector
+finds none, LFW's centred crop is used, exactly as ``faceprint eval lfw`` does
+(:func:`faceprint.eval.lfw.central`, :func:`faceprint.eval.lfw.centre_face`), so
+the chips a model is trained on are the chips it is evaluated on.
+
+The chips are cut with :func:`faceprint.align.align` for the student's
+:class:`~faceprint.align.ChipSpec` (by default dlib's chip convention at 64 x 64,
+padding 0.25: the same crop dlib's ResNet sees at 150 x 150) and cached as one
+``.npz`` per image list and configuration under ``cache_dir("train")``.
+
+This module needs no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..align import ChipSpec
+from ..cache import cache_dir, config_key
+from ..errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: bump when chips are cut differently, to invalidate caches
+CHIP_CACHE_VERSION = 1
+
+
+@dataclass(slots=True)
+class FaceSet:
+    """Aligned chips of a set of images and who they show.
+
+    chips: ``(N, S, S, 3)`` uint8 RGB; labels: ``(N,)`` int64 identity index into
+    ``names``; paths: image paths (strings, as given); found: whether the detector
+    found the face (else LFW's centred crop was used); teacher / teacher_flip:
+    ``(N, D)`` float32 unit-length teacher embeddings of each chip and of its mirror
+    image, when a teacher was asked for.
+    """
+
+    chips: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+    paths: list[str]
+    found: np.ndarray
+    teacher: np.ndarray | None = None
+    teacher_flip: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, index: np.ndarray) -> FaceSet:
+        """The images at ``index`` (labels keep their meaning)."""
+        return FaceSet(self.chips[index], self.labels[index], self.names,
+                       [self.paths[i] for i in index], self.found[index],
+                       None if self.teacher is None else self.teacher[index],
+                       None if self.teacher_flip is None else self.teacher_flip[index])
+
+    def counts(self) -> np.ndarray:
+        """Images per identity, ``(len(names),)``."""
+        return np.bincount(self.labels, minlength=len(self.names))
+
+
+def identity_dir(data: str | Path) -> Path:
+    """The folder of per-identity folders: ``DATA/images`` when it exists, else DATA."""
+    d = Path(data)
+    if not d.is_dir():
+        raise DataError(f"{d}: training data folder not found")
+    return d / "images" if (d / "images").is_dir() else d
+
+
+def read_people(path: str | Path) -> list[str]:
+    """Names in an LFW people file (``peopleDevTrain.txt``: a count, then ``NAME N``
+    lines; ``people.txt``'s fold headers are skipped)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the people file ({exc.strerror or exc})") \
+            from None
+    return [ln.split()[0] for ln in lines if len(ln.split()) == 2]
+
+
+def scan_identities(data: str | Path, people: Sequence[str] | None = None
+                    ) -> tuple[list[str], list[str], np.ndarray]:
+    """``(paths, names, labels)`` of every image under ``DATA/NAME/``, sorted; only
+    the identities in ``people`` when given."""
+    root = identity_dir(data)
+    wanted = set(people) if people is not None else None
+    names: list[str] = []
+    paths: list[str] = []
+    labels: list[int] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if wanted is not None and folder.name not in wanted:
+            continue
+        images = sorted(str(f) for f in folder.iterdir()
+                        if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        if not images:
+            continue
+        label = len(names)
+        names.append(folder.name)
+        paths += images
+        labels += [label] * len(images)
+    if not paths:
+        raise DataError(f"{root}: no identity folders with images"
+                        + (" among the listed people" if wanted is not None else ""))
+    if wanted is not None and len(names) < len(wanted):
+        missing = sorted(wanted - set(names))
+        raise DataError(f"{len(missing)} listed people have no folder under {root}, "
+                        f"e.g. {missing[0]}")
+    return paths, names, np.asarray(labels, dtype=np.int64)
+
+
+# -- cutting chips, in worker processes ---------------------------------------------
+_worker: dict[str, Any] = {}
+
+
+def _init(detector: str, specs: tuple[ChipSpec, ...], threads: int) -> None:
+    os.environ["FACEPRINT_THREADS"] = str(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    from ..models import create_detector
+
+    _worker["detector"] = create_detector(detector)
+    _worker["specs"] = specs
+
+
+def _cut(path: str) -> tuple[list[np.ndarray] | None, bool, str | None]:
+    """The chips of ``path``'s central face, one per spec; whether a face was found."""
+    from ..align import align
+    from ..errors import FaceprintError
+    from ..eval.lfw import central, centre_face
+    from ..image import load_image
+    from ..models import dlib_box
+
+    try:
+        image = load_image(path)
+        faces = _worker["detector"].detect(image)
+        found = bool(faces)
+        face = central(faces, image.shape[1], image.shape[0]) if faces else centre_face(image)
+        box = [dlib_box(face)]
+        return [align(image, [face], spec, box)[0] for spec in _worker["specs"]], found, None
+    except FaceprintError as exc:
+        return None, False, f"{path}: {exc}"
+
+
+def cut_chips(paths: Sequence[str], specs: Sequence[ChipSpec], *, detector: str = "hog",
+              workers: int = 1, progress: bool = True) -> tuple[list[np.ndarray], np.ndarray]:
+    """Detect and align every image once: one ``(N, S, S, 3)`` uint8 array per spec and
+    the ``(N,)`` found flags. ``workers`` processes (each one ONNX/OpenMP thread)."""
+    from tqdm import tqdm
+
+    specs = tuple(specs)
+    outs = [np.empty((len(paths), s.size, s.size, 3), np.uint8) for s in specs]
+    found = np.zeros(len(paths), dtype=bool)
+    errors: list[str] = []
+    if workers <= 1:
+        _init(detector, specs, 1)
+        results: Any = map(_cut, paths)
+        pool = None
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init,
+                                   initargs=(detector, specs, 1))
+        results = pool.map(_cut, paths, chunksize=16)
+    try:
+        for i, (chips, ok, err) in enumerate(tqdm(results, total=len(paths), unit="img",
+                                                   desc=f"detect+align ({detector})",
+                                                   disable=not progress)):
+            if chips is None:
+                errors.append(err or "failed")
+                continue
+            for out, chip in zip(outs, chips):
+                out[i] = chip
+            found[i] = ok
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    if errors:
+        raise DataError(f"{len(errors)} images could not be read, e.g. {errors[0]}")
+    return outs, found
+
+
+def teacher_embeddings(chips: np.ndarray, teacher: Any, *, batch: int = 64,
+                       progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length teacher embeddings of ``chips`` and of their mirror images, float32.
+
+    The teacher's raw vectors are L2-normalised here (dlib-resnet's are not unit length;
+    the student's are): distillation then matches directions, and the teacher's
+    plain-L2 distances become distances between unit vectors."""
+    from tqdm import tqdm
+
+    from ..embedders.base import l2_normalize
+
+    out = np.empty((len(chips), teacher.dim), np.float32)
+    out_flip = np.empty_like(out)
+    for start in tqdm(range(0, len(chips), batch), desc=f"teacher {teacher.name}",
+                      unit="batch", disable=not progress):
+        part = chips[start:start + batch]
+        out[start:start + len(part)] = l2_normalize(teacher.embed_chips(part))
+        flipped = np.ascontiguousarray(part[:, :, ::-1])
+        out_flip[start:start + len(part)] = l2_normalize(teacher.embed_chips(flipped))
+    return out, out_flip
+
+
+def _cache_files(paths: Sequence[str], spec: ChipSpec, detector: str, teacher: str | None
+                 ) -> tuple[Path, Path | None]:
+    """The chips' cache file, and the teacher embeddings' (keyed by the same images,
+    detector with its default settings, and chip; plus the teacher)."""
+    from ..models import detector_defaults
+
+    key = config_key([CHIP_CACHE_VERSION, sorted(str(Path(p).resolve()) for p in paths),
+                      detector, detector_defaults(detector), spec.size, spec.method,
+                      spec.padding, spec.template])
+    folder = cache_dir("train")
+    return (folder / f"chips-{key}.npz",
+            folder / f"teacher-{key}-{config_key(teacher)}.npz" if teacher else None)
+
+
+def _read_cache(path: Path, order: dict[str, int], names: Sequence[str]
+                ) -> list[np.ndarray] | None:
+    """Arrays ``names`` of a cache file, in the order of ``order`` (None if unusable)."""
+    try:
+        with np.load(path) as z:
+            idx = np.array([order[str(p)] for p in z["paths"]])
+            if len(idx) != len(order) or set(idx.tolist()) != set(range(len(order))):
+                return None
+            inv = np.argsort(idx)
+            return [z[n][inv] for n in names]
+    except (OSError, ValueError, KeyError):
+        return None  # damaged or foreign: rebuilt
+
+
+def _write_cache(path: Path, paths: Sequence[str], **arrays: np.ndarray) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    data: dict[str, Any] = {"paths": np.array([str(Path(p).resolve()) for p in paths]),
+                            **arrays}
+    np.savez(tmp, **data)
+    os.replace(tmp, path)
+
+
+def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec: ChipSpec,
+               *, detector: str = "hog", teacher: str | None = None, workers: int = 1,
+               use_cache: bool = True, progress: bool = True) -> FaceSet:
+    """The :class:`FaceSet` of ``paths``: chips cut once and cached (with the teacher's
+    embeddings when ``teacher`` names an embedder, e.g. ``"dlib-resnet"``, cached
+    beside them)."""
+    chips_file, teacher_file = _cache_files(paths, spec, detector, teacher)
+    order = {str(Path(p).resolve()): i for i, p in enumerate(paths)}
+    got = _read_cache(chips_file, order, ["chips", "found"]) if use_cache else None
+    got_t = (_read_cache(teacher_file, order, ["teacher", "teacher_flip"])
+             if use_cache and teacher_file is not None else None)
+    if got is not None and (teacher is None or got_t is not None):
+        t, tf = got_t if got_t is not None else (None, None)
+        return FaceSet(got[0], labels, names, list(paths), got[1], t, tf)
+    specs = [spec]
+    teacher_model = None
+    if teacher:
+        from ..models import create_embedder
+
+        options: dict[str, Any] = {"threads": 1} if teacher == "dlib-resnet" else {}
+        teacher_model = create_embedder(teacher, **options)
+        specs.append(teacher_model.chip)
+    outs, found = cut_chips(list(paths), specs, detector=detector, workers=workers,
+                            progress=progress)
+    t = tf = None
+    if teacher_model is not None:
+        t, tf = teacher_embeddings(outs[1], teacher_model, progress=progress)
+    if use_cache:
+        _write_cache(chips_file, paths, chips=outs[0], found=found)
+        if teacher_file is not None and t is not None and tf is not None:
+            _write_cache(teacher_file, paths, teacher=t, teacher_flip=tf)
+    return FaceSet(outs[0], labels, names, list(paths), found, t, tf)
+
+
+# -- validation pairs ---------------------------------------------------------------
+@dataclass(slots=True)
+class PairSet:
+    """Verification pairs over the chips of a :class:`FaceSet`: indices ``(M, 2)`` and
+    ``same`` ``(M,)`` bool."""
+
+    faces: FaceSet
+    index: np.ndarray
+    same: np.ndarray
+    name: str = "pairs"
+
+
+def lfw_pairs(data: str | Path, pairs_file: str | Path, spec: ChipSpec, *,
+              detector: str = "hog", workers: int = 1, use_cache: bool = True,
+              progress: bool = True) -> PairSet:
+    """The pairs of an LFW pairs file (``pairsDevTest.txt``...) with their chips."""
+    from ..eval.lfw import image_path, images_dir, read_pairs
+
+    images = images_dir(data)
+    pairs = read_pairs(pairs_file)
+    p1 = [str(image_path(images, p.name1, p.index1)) for p in pairs]
+    p2 = [str(image_path(images, p.name2, p.index2)) for p in pairs]
+    unique = sorted(set(p1 + p2))
+    missing = [p for p in unique if not os.path.exists(p)]
+    if missing:
+        raise DataError(f"{len(missing)} images of {pairs_file} are missing, e.g. {missing[0]}")
+    where = {p: i for i, p in enumerate(unique)}
+    faces = load_faces(unique, np.zeros(len(unique), np.int64), [], spec, detector=detector,
+                       workers=workers, use_cache=use_cache, progress=progress)
+    index = np.array([[where[a], where[b]] for a, b in zip(p1, p2)], dtype=np.int64)
+    return PairSet(faces, index, np.array([p.same for p in pairs]), Path(pairs_file).name)
+
+
+def holdout_split(faces: FaceSet, fraction: float, seed: int, max_pairs: int = 300
+                  ) -> tuple[FaceSet, PairSet | None]:
+    """Hold out ``fraction`` of the identities with two or more images for validation:
+    ``(training faces, validation pairs)``. The validation pairs are up to
+    ``max_pairs`` same-person and as many different-person pairs among the held-out
+    identities, drawn with ``seed``. The held-out people are never trained on."""
+    if fraction <= 0:
+        return faces, None
+    rng = np.random.default_rng([seed, 7])
+    counts = faces.counts()
+    multi = np.flatnonzero(counts >= 2)
+    n_out = max(2, round(fraction * len(multi)))
+    if n_out >= len(multi):
+        raise DataError("too few identities with two or more images to hold some out "
+                        "for validation; use --holdout 0 and --val-pairs")
+    held = set(rng.choice(multi, size=n_out, replace=False).tolist())
+    is_held = np.array([lab in held for lab in faces.labels])
+    train = faces.subset(np.flatnonzero(~is_held))
+    val = faces.subset(np.flatnonzero(is_held))
+    by_id: dict[int, list[int]] = {}
+    for i, lab in enumerate(val.labels):
+        by_id.setdefault(int(lab), []).append(i)
+    same_pairs = [(a, b) for idx in by_id.values() for j, a in enumerate(idx)
+                  for b in idx[j + 1:]]
+    rng.shuffle(same_pairs)
+    same_pairs = same_pairs[:max_pairs]
+    diff_pairs: set[tuple[int, int]] = set()
+    while len(diff_pairs) < len(same_pairs):
+        a, b = rng.integers(0, len(val), size=2)
+        if val.labels[a] != val.labels[b]:
+            diff_pairs.add((int(min(a, b)), int(max(a, b))))
+    index = np.array(same_pairs + sorted(diff_pairs), dtype=np.int64)
+    same = np.r_[np.ones(len(same_pairs), bool), np.zeros(len(diff_pairs), bool)]
+    return train, PairSet(val, index, same, f"holdout {n_out} people")

@@ -1,0 +1,172 @@
+"""Training on a small real subset of LFW (View 1 training people): the loss falls, a
+resumed run continues exactly where it stopped, and the exported ONNX model gives the
+checkpoint's embeddings. Tiny networks (32 x 32 chips) keep it to seconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from faceprint.align import ChipSpec  # noqa: E402
+from faceprint.train.data import (  # noqa: E402
+    FaceSet,
+    holdout_split,
+    load_faces,
+    read_people,
+    scan_identities,
+)
+from faceprint.train.loop import Prepared, TrainConfig, Trainer, embed, resume  # noqa: E402
+from faceprint.train.losses import squared_distances  # noqa: E402
+from faceprint.train.nets import NetConfig  # noqa: E402
+
+pytestmark = pytest.mark.data
+SIZE = 32
+NET = NetConfig("mobilefacenet", SIZE, 64, width=0.25, depth=0.5)
+
+
+@pytest.fixture(scope="module")
+def faces(lfw_dir: Path) -> FaceSet:
+    """Ten people of peopleDevTrain with 5 to 8 images each and six with one image:
+    their chips, cut by faceprint (hog + dlib5 alignment), with dlib-resnet's
+    embeddings of the same faces."""
+    paths, names, labels = scan_identities(lfw_dir, read_people(lfw_dir /
+                                                                "peopleDevTrain.txt"))
+    counts = np.bincount(labels)
+    multi = [i for i in np.flatnonzero((counts >= 5) & (counts <= 8))[:10]]
+    single = [i for i in np.flatnonzero(counts == 1)[:6]]
+    keep_ids = multi + single
+    index = [i for i, lab in enumerate(labels) if lab in keep_ids]
+    relabel = {old: new for new, old in enumerate(keep_ids)}
+    return load_faces([paths[i] for i in index],
+                      np.array([relabel[labels[i]] for i in index]),
+                      [names[i] for i in keep_ids], ChipSpec(SIZE, "dlib5", 0.25),
+                      teacher="dlib-resnet", use_cache=False, progress=False)
+
+
+def config(tmp: Path, **changes: object) -> TrainConfig:
+    base = TrainConfig(data="unused", out=str(tmp), net=NET, loss="triplet",
+                       mining="batchhard", p=4, k=4, extra=4, epochs=12, lr=5e-3,
+                       warmup_epochs=0.5, holdout=0.2, seed=1, augment=False, threads=1,
+                       progress=False)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def prepared(faces: FaceSet, seed: int = 1) -> Prepared:
+    train, val = holdout_split(faces, 0.2, seed)
+    return Prepared(train, val, None)
+
+
+def all_triplet_loss(net: torch.nn.Module, faces: FaceSet, margin: float = 0.2) -> float:
+    """The mean triplet hinge over every valid triplet of the set (eval mode)."""
+    e = torch.from_numpy(embed(net, faces.chips, torch.device("cpu")))
+    d = squared_distances(e)
+    lab = torch.from_numpy(faces.labels)
+    counts = np.bincount(faces.labels)
+    ok = torch.from_numpy(counts[faces.labels] >= 2)
+    pos = (lab[:, None] == lab[None, :]) & ~torch.eye(len(lab), dtype=torch.bool) & ok[:, None]
+    neg = lab[:, None] != lab[None, :]
+    hinge = torch.relu(d[:, :, None] - d[:, None, :] + margin)
+    mask = pos[:, :, None] & neg[:, None, :]
+    return float(hinge[mask].mean())
+
+
+def test_chips_and_teacher_embeddings_of_a_real_subset(faces: FaceSet) -> None:
+    assert faces.chips.shape[1:] == (SIZE, SIZE, 3) and faces.chips.dtype == np.uint8
+    assert len(faces) >= 56 and faces.found.mean() > 0.9
+    assert faces.teacher is not None and faces.teacher_flip is not None
+    np.testing.assert_allclose(np.linalg.norm(faces.teacher, axis=1), 1.0, atol=1e-5)
+    # the teacher says the same person's faces are nearer than other people's
+    t = faces.teacher
+    d = ((t[:, None] - t[None]) ** 2).sum(-1)
+    same = faces.labels[:, None] == faces.labels[None]
+    off = ~np.eye(len(t), dtype=bool)
+    assert d[same & off].mean() < 0.5 * d[~same].mean()
+
+
+def test_triplet_loss_falls_on_real_faces(faces: FaceSet, tmp_path: Path) -> None:
+    trainer = Trainer(config(tmp_path), prepared(faces), log=lambda _: None)
+    train = trainer.data.train
+    before = all_triplet_loss(trainer.net, train)
+    trainer.fit()
+    after = all_triplet_loss(trainer.net, train)
+    losses = [row["loss"] for row in trainer.history]
+    assert after < 0.6 * before, (before, after)
+    assert np.mean(losses[-3:]) < losses[0]
+    log = (tmp_path / "log.csv").read_text().splitlines()
+    assert len(log) == 13 and "val_acc" in log[0]
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "last.pt").is_file()
+
+
+def test_distillation_brings_the_student_towards_the_teacher(faces: FaceSet,
+                                                             tmp_path: Path) -> None:
+    cfg = config(tmp_path, loss="distill", teacher="dlib-resnet", batch_size=16, epochs=10,
+                 net=replace(NET, dim=128))
+    trainer = Trainer(cfg, prepared(faces), log=lambda _: None)
+    trainer.fit()
+    rows = trainer.history
+    assert rows[-1]["distill"] < 0.8 * rows[0]["distill"], rows
+
+
+def test_a_resumed_run_continues_where_it_stopped(faces: FaceSet, tmp_path: Path) -> None:
+    data = prepared(faces)
+    straight = Trainer(config(tmp_path / "a", epochs=3, augment=True), data,
+                       log=lambda _: None)
+    straight.fit()
+    first = Trainer(config(tmp_path / "b", epochs=3, augment=True), data, log=lambda _: None)
+    first.fit(until=2)  # as if the run had been stopped after its second epoch
+    resumed = resume(tmp_path / "b" / "last.pt", data=data, log=lambda _: None)
+    assert resumed.epoch == 2
+    resumed.fit()
+    a, b = straight.net.state_dict(), resumed.net.state_dict()
+    worst = max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+    assert worst < 1e-6
+    assert [r["loss"] for r in straight.history] == pytest.approx(
+        [r["loss"] for r in resumed.history], abs=1e-6)
+
+
+def test_export_then_load_gives_the_checkpoint_embeddings(faces: FaceSet,
+                                                          tmp_path: Path) -> None:
+    from faceprint.cli import main
+    from faceprint.embedders.onnx_model import OnnxEmbedder
+    from faceprint.train.export import net_from_checkpoint
+    from faceprint.train.loop import load_checkpoint
+
+    trainer = Trainer(config(tmp_path, epochs=2), prepared(faces), log=lambda _: None)
+    trainer.fit()
+    model = tmp_path / "model.onnx"
+    assert main(["export", str(tmp_path / "best.pt"), str(model), "--quiet"]) == 0
+    state = load_checkpoint(tmp_path / "best.pt")
+    net = net_from_checkpoint(state)
+    want = embed(net, faces.chips, torch.device("cpu"))
+    emb = OnnxEmbedder(model, threads=1)
+    got = emb.embed_chips(faces.chips)
+    assert float(np.abs(got - want).max()) < 1e-4
+    assert emb.dim == 64 and emb.metric == "sqeuclidean" and emb.chip.size == SIZE
+    assert emb.threshold == pytest.approx(state["threshold"], abs=1e-6)
+    assert json.loads(emb.calibration and json.dumps(emb.calibration))["source"]
+
+
+def test_without_torch_train_says_how_to_install_it_and_the_core_never_imports_it(
+        ) -> None:
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import faceprint, faceprint.cli\n"
+            "faceprint.cli.build_parser()\n"
+            "sys.exit(faceprint.cli.main(['train', '--data', '.']))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 1
+    assert "pip install -c constraints.txt 'faceprint[train]'" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    probe = subprocess.run([sys.executable, "-c",
+                            "import sys, faceprint, faceprint.cli; faceprint.cli.build_parser();"
+                            " print('torch' in sys.modules)"],
+                           capture_output=True, text=True, timeout=120)
+    assert probe.stdout.strip() == "False"
