@@ -85,3 +85,35 @@ def test_lfw_two_folds_accuracy_floor(lfw_dir: Path, tmp_path: Path) -> None:
     assert report["no_face_images"] < 20
     assert plot.stat().st_size > 10_000
     assert "accuracy" in proc.stdout and "no face found in" in proc.stdout
+
+
+def test_people_sets_are_the_view2_folds(lfw_dir: Path) -> None:
+    """Per-fold fitting relies on this: people.txt's ten sets are View 2's folds."""
+    from faceprint.eval.lfw import read_people, select_pairs
+
+    sets = read_people(lfw_dir / "people.txt")
+    assert len(sets) == 10 and sum(len(s) for s in sets) == 5749
+    assert sum(n for s in sets for _, n in s) == 13233
+    names = [{n for n, _ in s} for s in sets]
+    pairs = read_pairs(lfw_dir / "pairs.txt")
+    assert all(p.name1 in names[p.fold] and p.name2 in names[p.fold] for p in pairs)
+    assert not names[0] & names[1]
+    dev = read_people(lfw_dir / "peopleDevTrain.txt")
+    assert len(dev) == 1 and len(dev[0]) == 4038
+    sub = select_pairs(pairs, [1, 3], 10)
+    assert len(sub) == 20 and {p.fold for p in sub} == {1, 3}
+    assert sum(p.same for p in sub) == 10
+
+
+def test_kfold_models_uses_each_folds_own_model() -> None:
+    from faceprint.eval.metrics import kfold_models
+
+    same = np.tile(np.r_[np.ones(50, bool), np.zeros(50, bool)], 3)
+    folds = np.repeat(np.arange(3), 100)
+    good = np.where(same, 0.2, 0.8)
+    # model 2 scores everything on a shifted scale: its threshold must come from its
+    # own distances of folds 0 and 1, so fold 2 is still perfect
+    r = kfold_models({0: good, 1: good, 2: good + 5.0}, same, folds)
+    assert r.accuracies == [1.0, 1.0, 1.0] and r.thresholds[2] > 5.0
+    with pytest.raises(ValueError, match="no distances"):
+        kfold_models({0: good}, same, folds)

@@ -3,8 +3,10 @@ distance histograms."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,10 +61,11 @@ def save_image(image: np.ndarray, path: str | Path) -> Path:
 
 
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path,
-             title: str = "ROC") -> Path:
+             title: str = "ROC", ylim: tuple[float, float] = (0.5, 1.0)) -> Path:
     """ROC curves (false accept rate on a log axis, true accept rate) to a PNG.
 
-    ``curves`` maps a label to ``(far, tar)`` arrays.
+    ``curves`` maps a label to ``(far, tar)`` arrays; ``ylim`` is the range of the
+    true accept rate axis.
     """
     import matplotlib
 
@@ -74,7 +77,7 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path,
         ax.plot(np.maximum(far, 1e-4), tar, label=label, linewidth=1.6)
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1.0)
-    ax.set_ylim(0.5, 1.0)
+    ax.set_ylim(*ylim)
     ax.set_xlabel("false accept rate (different people accepted)")
     ax.set_ylabel("true accept rate (same person accepted)")
     ax.axvline(1e-3, color="grey", linestyle=":", linewidth=1)
@@ -114,3 +117,109 @@ def plot_distance_histogram(same: np.ndarray, different: np.ndarray, threshold: 
     fig.savefig(p)
     plt.close(fig)
     return p
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    plt = _pyplot()
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p)
+    except (OSError, ValueError) as exc:
+        raise FaceprintError(f"cannot write {p}: {exc}") from None
+    finally:
+        plt.close(fig)
+    return p
+
+
+def plot_curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
+                *, xlabel: str, ylabel: str, title: str = "", xlog: bool = False,
+                ylim: tuple[float, float] | None = None, markers: bool = True,
+                xticks: Sequence[float] | None = None,
+                reference: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None
+                ) -> Path:
+    """Line plots of ``label -> (x, y)`` series to a PNG (robustness sweeps, CMC,
+    precision-recall, DIR against false alarm rate). ``reference`` series are
+    drawn dashed and grey (e.g. published numbers)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    for label, (x, y) in series.items():
+        ax.plot(list(x), list(y), marker="o" if markers else None, markersize=4,
+                linewidth=1.6, label=label)
+    for label, (x, y) in (reference or {}).items():
+        ax.plot(list(x), list(y), linestyle="--", color="grey", marker="s" if markers else None,
+                markersize=3, linewidth=1.2, label=label)
+    if xlog:
+        ax.set_xscale("log")
+    if xticks is not None:
+        ax.set_xticks(list(xticks))
+        ax.set_xticklabels([f"{t:,g}" for t in xticks], fontsize=8)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray, str, bool | None]],
+               path: str | Path, title: str = "") -> Path:
+    """The course's pair figure: each pair's two faces side by side with a caption
+    under them (e.g. ``"Distance = 0.12"``), green when the verdict was right, red
+    when wrong, black when unknown. Pairs are laid out two per row."""
+    import cv2
+
+    plt = _pyplot()
+    cols = 2 if len(pairs) > 1 else 1
+    rows = max(1, math.ceil(len(pairs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.05 * rows + 0.3), dpi=120,
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, (a, b, caption, ok) in enumerate(pairs):
+        side = 150
+        a = cv2.resize(a, (side, side), interpolation=cv2.INTER_AREA)
+        b = cv2.resize(b, (side, side), interpolation=cv2.INTER_AREA)
+        gap = np.full((side, 8, 3), 255, dtype=np.uint8)
+        ax = axes[i // cols][i % cols]
+        ax.imshow(np.hstack([a, gap, b]))
+        colour = "black" if ok is None else ("tab:green" if ok else "tab:red")
+        ax.set_title(caption, y=-0.16, fontsize=9, color=colour)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def image_grid(images: Sequence[tuple[np.ndarray, str]], path: str | Path, cols: int = 3,
+               title: str = "", width: float = 3.2) -> Path:
+    """Pictures with a caption above each, ``cols`` per row, to a PNG."""
+    plt = _pyplot()
+    cols = max(1, min(cols, len(images)))
+    rows = max(1, math.ceil(len(images) / cols))
+    heights = [img.shape[0] / max(img.shape[1], 1) for img, _ in images] or [1.0]
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, width * max(heights) * rows
+                                                  + 0.4), dpi=120, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, (img, caption) in enumerate(images):
+        ax = axes[i // cols][i % cols]
+        ax.imshow(img)
+        ax.set_title(caption, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

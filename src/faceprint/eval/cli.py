@@ -1,9 +1,21 @@
-"""The ``faceprint eval ...`` commands (benchmarks), registered by :mod:`faceprint.cli`."""
+"""The ``faceprint eval ...`` commands (benchmarks), registered by :mod:`faceprint.cli`.
+
+``eval lfw``        LFW pairs: one or several methods, one table, one ROC chart
+``eval fit``        fit a classical embedder (eigenfaces, fisherfaces) and save it
+``eval robustness`` LFW under JPEG re-encoding and reduced face resolution
+``eval identify``   closed- and open-set identification on LFW
+``eval detection``  detectors against hand-drawn boxes (dlib XML, FDDB ellipses)
+``eval bias``       LFW accuracy split by a user-supplied group per identity
+``eval report``     all of the above in one Markdown + HTML report
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,32 +26,82 @@ from ..cli import (
     detector_options,
     embedder_options,
 )
-from ..errors import FaceprintError
+from ..errors import DataError, FaceprintError
 
 
-def cmd_lfw(args: argparse.Namespace) -> int:
-    from ..viz import plot_roc
-    from .lfw import PipelineConfig, evaluate
+# -- argument helpers ----------------------------------------------------------------
+def _int_list(text: str | None, option: str, one_based: bool = False) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        values = [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FaceprintError(f"{option} takes numbers like 1,2,3; got {text!r}") from None
+    if one_based:
+        if any(v < 1 for v in values):
+            raise FaceprintError(f"{option} counts from 1; got {text!r}")
+        return [v - 1 for v in values]
+    return values
 
-    folds = None
-    if args.folds:
-        try:
-            folds = [int(x) - 1 for x in args.folds.split(",")]
-        except ValueError:
-            raise FaceprintError(f"--folds takes numbers like 1,2,3; got {args.folds!r}") \
-                from None
-    config = PipelineConfig(args.detector, args.embedder,
-                            tuple(sorted(detector_options(args).items())),
-                            tuple(sorted(embedder_options(args).items())), args.flip,
-                            args.jitter)
-    report = evaluate(args.data, config, pairs_file=args.pairs, folds=folds,
-                      workers=args.workers, use_cache=not args.no_cache)
-    d = report.to_dict()
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise FaceprintError("no name given")
+    return names
+
+
+def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[Any]:
+    from ..models import check_embedder_name
+    from .lfw import PipelineConfig
+
+    out = []
+    for emb in _names(args.embedder):
+        check_embedder_name(emb)
+        out.append(PipelineConfig(args.detector, emb,
+                                  tuple(sorted(detector_options(args).items())),
+                                  tuple(sorted(embedder_options(args).items())),
+                                  args.flip if flip is None else flip,
+                                  getattr(args, "jitter", 0)))
+    return out
+
+
+def _lfw_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"pairs_file": args.pairs, "folds": _int_list(args.folds, "--folds", True),
+            "pairs_per_fold": args.pairs_per_fold, "fit_on": args.fit_on,
+            "fit_max_images": args.fit_max_images, "workers": args.workers,
+            "use_cache": not args.no_cache}
+
+
+def _write_json(path: str | None, obj: object) -> None:
+    if not path:
+        return
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(obj, indent=2) + "\n")
+    except OSError as exc:
+        raise FaceprintError(f"cannot write {p}: {exc.strerror or exc}") from None
+    print(f"  wrote {p}")
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, r in enumerate(cells):
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if n == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+# -- eval lfw ------------------------------------------------------------------------
+def _print_lfw(report: Any, args: argparse.Namespace) -> None:
     r = report.result
     with_fb, without = report.fallback_accuracy()
     print(f"LFW {Path(report.pairs_file).name}: {report.pairs} pairs, {len(r.accuracies)} "
-          f"folds, {args.detector} + {args.embedder}{' +flip' if args.flip else ''}"
-          f"{f' +jitter {args.jitter}' if args.jitter else ''}")
+          f"folds, {args.detector} + {report.config.label}")
+    if report.protocol:
+        print(f"  training       {report.protocol}")
     print(f"  accuracy       {100 * r.accuracy_mean:.2f} % +- {100 * r.accuracy_std:.2f} "
           f"(std over folds; standard error {100 * r.accuracy_sem:.2f})")
     print(f"  VAL @ FAR=1e-3 {100 * r.val_mean:.1f} % +- {100 * r.val_std:.1f} "
@@ -53,31 +115,428 @@ def cmd_lfw(args: argparse.Namespace) -> int:
     if with_fb is not None:
         print(f"  pairs using the fallback: {int(report.fallback_pair.sum())}, accuracy "
               f"{100 * with_fb:.2f} %; other pairs {100 * without:.2f} %")
+
+
+def cmd_lfw(args: argparse.Namespace) -> int:
+    from ..viz import plot_roc
+    from .lfw import evaluate_method
+    from .report import HISTORY_HEADERS, QUOTED, history_rows, method_name
+
+    reports = []
+    for config in _configs(args):
+        report = evaluate_method(args.data, config, **_lfw_kwargs(args))
+        _print_lfw(report, args)
+        reports.append(report)
+    if len(reports) > 1:
+        print()
+        _print_table(HISTORY_HEADERS, history_rows(reports))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(d, indent=2) + "\n")
-        print(f"  wrote {args.json}")
+        if len(reports) == 1:
+            _write_json(args.json, reports[0].to_dict())
+        else:
+            _write_json(args.json, {
+                "methods": [r.to_dict() for r in reports],
+                "quoted": [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
+                           for n, p, a, s in QUOTED]})
     if args.plot:
-        far, tar = report.roc()
-        label = f"{args.detector} + {args.embedder} ({100 * r.accuracy_mean:.2f} %)"
-        plot_roc({label: (far, tar)}, args.plot, title=f"LFW {Path(report.pairs_file).name}")
+        curves = {}
+        for r in reports:
+            name = f"{args.detector} + {r.config.label}" if len(reports) == 1 else \
+                method_name(r.config.label)
+            curves[f"{name} ({100 * r.result.accuracy_mean:.2f} %)"] = r.roc()
+        low = min(float(r.result.val_mean) for r in reports)
+        plot_roc(curves, args.plot, title=f"LFW {Path(reports[0].pairs_file).name}",
+                 ylim=(0.5, 1.0) if low > 0.6 else (0.0, 1.0))
         print(f"  wrote {args.plot}")
     return 0
 
 
+# -- eval fit ------------------------------------------------------------------------
+def cmd_fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..distance import paired
+    from ..embedders.classical import CLASSICAL_CHIP, FITTED, default_model_path, fit_embedder
+    from .chips import FaceConfig, extract_chips
+    from .lfw import (
+        image_path,
+        images_dir,
+        person_images,
+        person_of,
+        read_pairs,
+        read_people,
+    )
+    from .metrics import accuracy, best_threshold
+
+    if args.name not in FITTED:
+        raise FaceprintError(f"only {', '.join(FITTED)} are fitted (lbp needs no fitting); "
+                             f"got {args.name!r}")
+    images = images_dir(args.data)
+    people_file = Path(args.people) if args.people else Path(args.data) / "peopleDevTrain.txt"
+    sets = read_people(people_file)
+    paths = person_images(images, [p for s in sets for p in s])
+    if args.max_images and len(paths) > args.max_images:
+        import random
+
+        paths = sorted(random.Random(0).sample(paths, args.max_images))
+    config = FaceConfig(args.detector, tuple(sorted(detector_options(args).items())))
+    chips = extract_chips(paths, config, CLASSICAL_CHIP, workers=args.workers,
+                          use_cache=not args.no_cache)
+    model = fit_embedder(args.name, chips.take(paths), [person_of(p) for p in paths],
+                         fitted_on=f"{len(paths):,} images of {people_file.name}")
+    print(f"fitted {args.name} on {len(paths):,} images of "
+          f"{len({person_of(p) for p in paths}):,} people ({people_file.name}): "
+          f"{model.dim} dimensions, {model.metric} distance")
+
+    def pair_distances(pairs_path: Path) -> tuple[np.ndarray, np.ndarray]:
+        pairs = read_pairs(pairs_path)
+        p1 = [str(image_path(images, p.name1, p.index1).resolve()) for p in pairs]
+        p2 = [str(image_path(images, p.name2, p.index2).resolve()) for p in pairs]
+        cs = extract_chips(p1 + p2, config, CLASSICAL_CHIP, workers=args.workers,
+                           use_cache=not args.no_cache)
+        d = paired(model.embed_chips(cs.take(p1)), model.embed_chips(cs.take(p2)),
+                   model.metric)
+        return d, np.array([p.same for p in pairs])
+
+    # the threshold comes from pairs of people the model was not fitted on (distances
+    # between training people are smaller than between new people)
+    calib = Path(args.pairs) if args.pairs else Path(args.data) / "pairsDevTest.txt"
+    fitted_people = {person_of(p) for p in paths}
+    if calib.exists():
+        d, same = pair_distances(calib)
+        model.threshold = best_threshold(d, same)
+        model.info["threshold_from"] = calib.name
+        seen = {n for p in read_pairs(calib) for n in (p.name1, p.name2)} & fitted_people
+        note = (f"; {len(seen)} of its people were fitted on: optimistic" if seen else
+                "; none of its people were fitted on")
+        print(f"  threshold {model.threshold:.4f} ({model.metric}): best accuracy on "
+              f"{calib.name}, {100 * accuracy(d, same, model.threshold):.2f} %{note}")
+    else:
+        print(f"  no threshold set ({calib} not found): pass --pairs FILE")
+    if args.check:
+        d, same = pair_distances(Path(args.check))
+        print(f"  {Path(args.check).name}: accuracy "
+              f"{100 * accuracy(d, same, model.threshold):.2f} % at that threshold")
+    out = Path(args.out) if args.out else default_model_path(args.name)
+    model.save(out)
+    print(f"  wrote {out}; use it with --embedder {args.name}:{out}")
+    return 0
+
+
+# -- eval robustness -----------------------------------------------------------------
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from ..viz import plot_curves
+    from .degrade import parse_levels
+    from .robustness import rows, sweep
+
+    levels = (parse_levels("jpeg", args.jpeg) if args.jpeg else []) + \
+        (parse_levels("pixels", args.pixels) if args.pixels else [])
+    if not levels:
+        raise FaceprintError("give --jpeg and/or --pixels levels")
+    out: dict[str, Any] = {}
+    for config in _configs(args):
+        baseline, reports = sweep(args.data, config, levels, **_lfw_kwargs(args))
+        table = rows(baseline, reports)
+        print(f"LFW robustness, {args.detector} + {config.label}, "
+              f"{len(baseline.result.accuracies)} folds")
+        _print_table(["images", "accuracy", "VAL @ FAR=1e-3", "AUC", "no face"],
+                     [[r.config.degrade.label if r.config.degrade else "original",
+                       f"{100 * r.result.accuracy_mean:.2f} +- "
+                       f"{100 * r.result.accuracy_std:.2f} %",
+                       f"{100 * r.result.val_mean:.1f} +- {100 * r.result.val_std:.1f} %",
+                       f"{r.result.auc:.4f}", f"{r.no_face_images}/{r.images}"]
+                      for r in [baseline, *reports]])
+        out[config.label] = table
+        if args.plot_dir:
+            for kind in ("jpeg", "pixels"):
+                chosen = [r for r in reports if r.config.degrade
+                          and r.config.degrade.kind == kind]
+                if not chosen:
+                    continue
+                xs = [float(r.config.degrade.value) for r in chosen if r.config.degrade]
+                path = Path(args.plot_dir) / f"robustness-{kind}.png"
+                plot_curves({"accuracy": (xs, [r.result.accuracy_mean for r in chosen]),
+                             "VAL @ FAR=1e-3": (xs, [r.result.val_mean for r in chosen])},
+                            path, xlabel="JPEG quality" if kind == "jpeg" else
+                            "pixels on the face (log scale)", ylabel="rate",
+                            xlog=kind == "pixels", xticks=xs,
+                            title=f"{config.label} on LFW",
+                            reference={"original accuracy": (
+                                [xs[0], xs[-1]], [baseline.result.accuracy_mean] * 2)})
+                print(f"  wrote {path}")
+    _write_json(args.json, out)
+    return 0
+
+
+# -- eval identify -------------------------------------------------------------------
+def _identify_protocol(args: argparse.Namespace) -> Any:
+    from .identify import IdentifyProtocol
+
+    gallery = _int_list(args.gallery, "--gallery") or [1, 2, 3, 4, 5]
+    return IdentifyProtocol(min_images=args.min_images, gallery_sizes=tuple(gallery),
+                            max_probes=args.max_probes, max_people=args.max_people,
+                            impostors=args.impostors, far=args.far,
+                            fit_max_images=args.fit_max_images or None, seed=args.seed)
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from .identify import evaluate_identification
+
+    protocol = _identify_protocol(args)
+    out = []
+    for config in _configs(args):
+        rep = evaluate_identification(args.data, config, protocol, workers=args.workers,
+                                      use_cache=not args.no_cache)
+        print(f"LFW identification, {args.detector} + {config.label}: {rep.people} people "
+              f"enrolled, {rep.probes} mated probes, {rep.impostors} impostors")
+        if rep.method_protocol:
+            print(f"  training  {rep.method_protocol}")
+        _print_table(["gallery", "rank-1", "rank-5", f"DIR @ FAR={protocol.far:g}"],
+                     [[g.gallery_size, f"{100 * g.rank1:.2f} %", f"{100 * g.rank5:.2f} %",
+                       f"{100 * g.dir_at_far:.2f} %"] for g in rep.results])
+        out.append(rep.to_dict())
+    _write_json(args.json, out[0] if len(out) == 1 else out)
+    return 0
+
+
+# -- eval detection ------------------------------------------------------------------
+def cmd_detection(args: argparse.Namespace) -> int:
+    from ..models import list_detectors
+    from ..viz import plot_curves
+    from .detection import benchmark, read_annotations
+
+    detectors = _names(args.detectors) if args.detectors else list_detectors()
+    known = list_detectors()
+    for d in detectors:
+        if d not in known:
+            raise FaceprintError(f"unknown detector {d!r}; choose from {', '.join(known)}")
+    truth = read_annotations(args.annotations, args.images_root)
+    for neg in args.negatives or []:
+        if not Path(neg).is_file():
+            raise DataError(f"{neg}: no such image")
+        truth[Path(neg).resolve()] = []
+    results = benchmark(detectors, truth, min_iou=args.iou, repeats=args.repeats)
+    print(f"{len(truth)} images, {sum(len(v) for v in truth.values())} faces, IoU >= "
+          f"{args.iou}")
+    _print_table(["detector", "AP", "AP dlib boxes", "precision", "recall", "count right",
+                  "ms/image"],
+                 [[r.detector, f"{100 * r.ap:.1f} %", f"{100 * r.ap_dlib_boxes:.1f} %",
+                   f"{100 * r.precision:.1f} %", f"{100 * r.recall:.1f} %",
+                   f"{100 * r.count_accuracy:.0f} %", f"{r.ms_per_image:.0f}"]
+                  for r in results])
+    _write_json(args.json, [r.to_dict() for r in results])
+    if args.plot:
+        plot_curves({f"{r.detector} (AP {100 * r.ap:.1f} %)": (r.pr_curve[1].tolist(),
+                                                              r.pr_curve[0].tolist())
+                     for r in results}, args.plot, xlabel="recall", ylabel="precision",
+                    title=f"Precision-recall, IoU >= {args.iou}", markers=False,
+                    ylim=(0.0, 1.02))
+        print(f"  wrote {args.plot}")
+    return 0
+
+
+# -- eval bias -----------------------------------------------------------------------
+def cmd_bias(args: argparse.Namespace) -> int:
+    from .bias import by_group, read_groups
+    from .lfw import evaluate_method
+
+    groups = read_groups(args.groups)
+    out = {}
+    for config in _configs(args):
+        report = evaluate_method(args.data, config, **_lfw_kwargs(args))
+        rows = by_group(report, groups)
+        print(f"LFW by group ({Path(args.groups).name}), {args.detector} + {config.label}: "
+              f"overall accuracy {100 * report.result.accuracy_mean:.2f} %")
+        _print_table(["group", "pairs", "same/diff", "accuracy", "95 % interval",
+                      "VAL@1e-3", "FAR"],
+                     [[g.group, g.pairs, f"{g.matched}/{g.mismatched}",
+                       f"{100 * g.accuracy:.2f} %",
+                       f"{100 * g.accuracy_ci[0]:.1f}-{100 * g.accuracy_ci[1]:.1f} %",
+                       f"{100 * g.val:.1f} %", f"{100 * g.far:.2f} %"] for g in rows])
+        out[config.label] = [g.to_dict() for g in rows]
+    _write_json(args.json, out)
+    return 0
+
+
+# -- eval report ---------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import ReportOptions, write_report
+
+    annotations = [Path(a) for a in args.annotations or []]
+    negatives = [Path(n) for n in args.negatives or []]
+    if args.photos:
+        photos = Path(args.photos)
+        annotations += [photos / "training.xml", photos / "testing.xml"]
+        if (photos / "dogs.jpg").is_file():
+            negatives.append(photos / "dogs.jpg")
+    options = ReportOptions(
+        data=Path(args.data), embedders=_names(args.embedder), detector=args.detector,
+        folds=_int_list(args.folds, "--folds", True), pairs_per_fold=args.pairs_per_fold,
+        fit_on=args.fit_on, fit_max_images=args.fit_max_images, flip=not args.no_flip,
+        robustness_embedders=_names(args.robustness_embedders)
+        if args.robustness_embedders else [],
+        jpeg=_int_list(args.jpeg, "--jpeg") or [],
+        pixels=_int_list(args.pixels, "--pixels") or [],
+        identify=False if args.no_identify else _identify_protocol(args),
+        annotations=annotations, negatives=negatives,
+        detectors=_names(args.detectors) if args.detectors else [],
+        groups=Path(args.groups) if args.groups else None, workers=args.workers,
+        use_cache=not args.no_cache)
+    command = "faceprint " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
+        if Path(sys.argv[0]).name in ("faceprint", "cli.py") else ""
+    written = write_report(args.out_dir, options, command=command)
+    for path in written.values():
+        print(f"  wrote {path}")
+    return 0
+
+
+# -- the parsers ---------------------------------------------------------------------
+def _add_lfw_args(p: argparse.ArgumentParser, embedder_help: str | None = None) -> None:
+    p.add_argument("--data", required=True, metavar="DIR",
+                   help="LFW folder (with images/, pairs.txt, people.txt)")
+    p.add_argument("--pairs", metavar="FILE", help="pairs file (default DIR/pairs.txt)")
+    p.add_argument("--folds", metavar="LIST", help="only these folds, e.g. 1,2,3")
+    p.add_argument("--pairs-per-fold", type=int, metavar="N",
+                   help="only the first N/2 matched and N/2 mismatched pairs of each fold "
+                        "(a quick subset)")
+    p.add_argument("--fit-on", choices=("folds", "view1"), default="folds",
+                   help="classical methods: fit per test fold on the other nine sets of "
+                        "people.txt (default), or once on View 1 peopleDevTrain")
+    p.add_argument("--fit-max-images", type=int, metavar="N",
+                   help="classical methods: fit on at most N images (random, seeded)")
+    p.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
+    p.add_argument("--no-cache", action="store_true", help="recompute every embedding")
+    add_detector_args(p)
+    add_embedder_args(p)
+    if embedder_help:
+        for action in p._actions:
+            if action.dest == "embedder":
+                action.help = embedder_help
+
+
+MULTI = ("one name or several, comma-separated (dlib-resnet, eigenfaces, fisherfaces, lbp, "
+         "NAME:MODEL); default dlib-resnet")
+
+
+def _add_identify_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(f"--{prefix}min-images", dest="min_images", type=int, default=10,
+                   metavar="N", help="enrol the people with at least N images (default 10)")
+    p.add_argument(f"--{prefix}gallery", dest="gallery", metavar="LIST", default="1,2,3,4,5",
+                   help="gallery sizes, images per person (default 1,2,3,4,5)")
+    p.add_argument(f"--{prefix}max-probes", dest="max_probes", type=int, default=20,
+                   metavar="N", help="at most N probes per person (default 20)")
+    p.add_argument(f"--{prefix}max-people", dest="max_people", type=int, metavar="N",
+                   help="enrol at most N people (random, seeded; default all)")
+    p.add_argument(f"--{prefix}impostors", dest="impostors", type=int, default=1000,
+                   metavar="N", help="unseen people, one probe each (default 1000)")
+    p.add_argument(f"--{prefix}far", dest="far", type=float, default=0.01, metavar="RATE",
+                   help="false alarm rate for DIR (default 0.01)")
+    p.add_argument(f"--{prefix}seed", dest="seed", type=int, default=0,
+                   help="seed of the split (default 0)")
+
+
 def add_parsers(sub: Any) -> None:
     """Add ``eval`` and its benchmarks to the top-level sub-command group."""
-    p = sub.add_parser("eval", help="benchmarks: eval lfw ...")
+    p = sub.add_parser("eval", help="benchmarks: eval lfw | fit | robustness | identify | "
+                                    "detection | bias | report")
     esub = add_subcommands(p, "benchmark", "BENCHMARK")
-    e = esub.add_parser("lfw", help="LFW pairs: 10-fold accuracy, VAL@FAR=1e-3, ROC")
-    e.add_argument("--data", required=True, metavar="DIR",
-                   help="LFW folder (with images/ and pairs.txt)")
-    e.add_argument("--pairs", metavar="FILE", help="pairs file (default DIR/pairs.txt)")
-    e.add_argument("--folds", metavar="LIST", help="only these folds, e.g. 1,2,3")
+
+    e = esub.add_parser("lfw", help="LFW pairs: 10-fold accuracy, VAL@FAR=1e-3, ROC; several "
+                                    "methods side by side")
+    _add_lfw_args(e, MULTI)
+    e.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    e.add_argument("--plot", metavar="OUT.png", help="draw the ROC curves in one chart")
+    e.set_defaults(func=cmd_lfw)
+
+    e = esub.add_parser("fit", help="fit eigenfaces or fisherfaces on LFW people and save it")
+    e.add_argument("name", metavar="NAME", help="eigenfaces or fisherfaces")
+    e.add_argument("--data", required=True, metavar="DIR", help="LFW folder")
+    e.add_argument("--people", metavar="FILE",
+                   help="people whose images to fit on (default DIR/peopleDevTrain.txt)")
+    e.add_argument("--pairs", metavar="FILE",
+                   help="pairs that set the model's threshold, best of people it was not "
+                        "fitted on (default DIR/pairsDevTest.txt: View 1's test people)")
+    e.add_argument("--check", metavar="FILE",
+                   help="also print the accuracy at that threshold on these pairs")
+    e.add_argument("--max-images", type=int, metavar="N",
+                   help="fit on at most N images (random, seeded)")
+    e.add_argument("--out", metavar="MODEL.npz",
+                   help="where to write the model (default: faceprint's cache, used by "
+                        "--embedder NAME)")
+    e.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
+    e.add_argument("--no-cache", action="store_true", help="recompute every chip")
+    add_detector_args(e)
+    e.set_defaults(func=cmd_fit)
+
+    e = esub.add_parser("robustness", help="LFW accuracy and VAL under JPEG re-encoding and "
+                                           "lower face resolution")
+    _add_lfw_args(e, MULTI)
+    e.add_argument("--jpeg", metavar="LIST", help="JPEG qualities, e.g. 10,20,30,50,70,90")
+    e.add_argument("--pixels", metavar="LIST",
+                   help="pixels on the face, e.g. 1600,6400,14400,25600,65536")
+    e.add_argument("--json", metavar="OUT", help="write the tables as JSON")
+    e.add_argument("--plot-dir", metavar="DIR", help="draw robustness-{jpeg,pixels}.png there")
+    e.set_defaults(func=cmd_robustness)
+
+    e = esub.add_parser("identify", help="1:N identification on LFW: rank-1/5, DIR at a "
+                                         "false alarm rate")
+    e.add_argument("--data", required=True, metavar="DIR", help="LFW folder")
+    _add_identify_args(e)
+    e.add_argument("--fit-max-images", type=int, default=6000, metavar="N",
+                   help="classical methods: fit on at most N images (default 6000; 0 = all)")
     e.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
     e.add_argument("--no-cache", action="store_true", help="recompute every embedding")
     e.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    e.add_argument("--plot", metavar="OUT.png", help="draw the ROC curve")
     add_detector_args(e)
     add_embedder_args(e)
-    e.set_defaults(func=cmd_lfw)
+    for action in e._actions:
+        if action.dest == "embedder":
+            action.help = MULTI
+    e.set_defaults(func=cmd_identify)
+
+    e = esub.add_parser("detection", help="detectors side by side on hand-boxed photos")
+    e.add_argument("--annotations", nargs="+", required=True, metavar="FILE",
+                   help="dlib/imglab .xml files or FDDB ellipse lists")
+    e.add_argument("--images-root", metavar="DIR",
+                   help="folder FDDB image names are relative to (default: the list's)")
+    e.add_argument("--negatives", nargs="+", metavar="IMG",
+                   help="images with no face (every detection is a false positive)")
+    e.add_argument("--detectors", metavar="LIST", help="comma-separated (default: all)")
+    e.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
+    e.add_argument("--repeats", type=int, default=1,
+                   help="time the best of N passes (default 1)")
+    e.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    e.add_argument("--plot", metavar="OUT.png", help="draw the precision-recall curves")
+    e.set_defaults(func=cmd_detection)
+
+    e = esub.add_parser("bias", help="LFW accuracy, VAL and FAR by a group label per identity")
+    _add_lfw_args(e, MULTI)
+    e.add_argument("--groups", required=True, metavar="CSV",
+                   help="identity,group per line (LFW names, e.g. Aaron_Eckhart)")
+    e.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    e.set_defaults(func=cmd_bias)
+
+    e = esub.add_parser("report", help="every benchmark in one Markdown + HTML report")
+    e.add_argument("out_dir", metavar="OUT_DIR")
+    _add_lfw_args(e, "methods for the history table and identification (default "
+                     "eigenfaces,fisherfaces,lbp,dlib-resnet)")
+    for action in e._actions:
+        if action.dest == "embedder":
+            action.default = "eigenfaces,fisherfaces,lbp,dlib-resnet"
+    e.add_argument("--no-flip", action="store_true", help="skip the flip comparison")
+    e.add_argument("--robustness-embedders", default="dlib-resnet", metavar="LIST",
+                   help="methods for the robustness sweeps (default dlib-resnet; '' = none)")
+    e.add_argument("--jpeg", default="10,20,30,50,70,90", metavar="LIST",
+                   help="JPEG qualities (default 10,20,30,50,70,90; '' = none)")
+    e.add_argument("--pixels", default="1600,6400,14400,25600,65536", metavar="LIST",
+                   help="face pixels (default 1600,6400,14400,25600,65536; '' = none)")
+    e.add_argument("--no-identify", action="store_true", help="skip identification")
+    _add_identify_args(e, prefix="identify-")
+    e.add_argument("--photos", metavar="DIR",
+                   help="folder with training.xml, testing.xml (and dogs.jpg as a negative)")
+    e.add_argument("--annotations", nargs="+", metavar="FILE", help="more annotation files")
+    e.add_argument("--negatives", nargs="+", metavar="IMG", help="more face-free images")
+    e.add_argument("--detectors", default="haar,hog,cnn,mtcnn,blazeface", metavar="LIST",
+                   help="detectors to compare (default all five)")
+    e.add_argument("--groups", metavar="CSV", help="identity,group file for the bias section")
+    e.set_defaults(func=cmd_report)

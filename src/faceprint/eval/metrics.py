@@ -94,6 +94,8 @@ class KFoldResult:
     far_target: float
     fold_of_pair: np.ndarray = field(repr=False)
     correct: np.ndarray = field(repr=False)
+    #: each fold's FAR-``far_target`` threshold (chosen on the other folds)
+    far_thresholds: list[float] = field(default_factory=list)
 
     @property
     def accuracy_mean(self) -> float:
@@ -125,22 +127,41 @@ def kfold(distances: np.ndarray, same: np.ndarray, folds: np.ndarray,
     With a single fold, thresholds are chosen on that fold itself (say so when
     reporting)."""
     d = np.asarray(distances, dtype=np.float64)
+    ids = sorted(set(np.asarray(folds).tolist()))
+    return kfold_models({fold: d for fold in ids}, same, folds, far_target)
+
+
+def kfold_models(distances: dict[int, np.ndarray], same: np.ndarray, folds: np.ndarray,
+                 far_target: float = 1e-3) -> KFoldResult:
+    """The LFW protocol for a method fitted once per test fold: ``distances[k]``
+    holds the distances of *every* pair under the model fitted without fold
+    ``k``. Fold ``k``'s thresholds are chosen on the other folds' pairs scored by
+    that same model, then applied to fold ``k``'s pairs; ROC, AUC and EER use each
+    pair's distance under the model that did not see its fold."""
     s = np.asarray(same, dtype=bool)
     f = np.asarray(folds)
     ids = sorted(set(f.tolist()))
-    accs, ths, vals, fars = [], [], [], []
-    correct = np.zeros(len(d), dtype=bool)
+    missing = [k for k in ids if k not in distances]
+    if missing:
+        raise ValueError(f"no distances for folds {missing}")
+    accs, ths, vals, fars, fths = [], [], [], [], []
+    correct = np.zeros(len(s), dtype=bool)
+    held_out = np.zeros(len(s))
     for fold in ids:
+        d = np.asarray(distances[fold], dtype=np.float64)
         test = f == fold
         train = ~test if len(ids) > 1 else test
+        held_out[test] = d[test]
         t = best_threshold(d[train], s[train])
         accs.append(accuracy(d[test], s[test], t))
         ths.append(t)
         correct[test] = (d[test] <= t) == s[test]
         tf = threshold_at_far(d[train], s[train], far_target)
+        fths.append(tf)
         acc_same = d[test][s[test]] <= tf
         acc_diff = d[test][~s[test]] <= tf
         vals.append(float(acc_same.mean()) if len(acc_same) else 0.0)
         fars.append(float(acc_diff.mean()) if len(acc_diff) else 0.0)
-    far, tar, _ = roc(d, s)
-    return KFoldResult(accs, ths, vals, fars, auc(far, tar), eer(d, s), far_target, f, correct)
+    far, tar, _ = roc(held_out, s)
+    return KFoldResult(accs, ths, vals, fars, auc(far, tar), eer(held_out, s), far_target, f,
+                       correct, fths)

@@ -1,0 +1,58 @@
+"""The bias report: the groups file, Wilson intervals, and the split of a real
+LFW evaluation by group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceprint.errors import DataError
+from faceprint.eval.bias import MIXED, UNLABELLED, by_group, read_groups, wilson
+
+
+def test_read_groups(tmp_path: Path) -> None:
+    f = tmp_path / "g.csv"
+    f.write_text("identity,group,note\nAaron Eckhart,B,x\nAbdullah_Gul,A,\n\n")
+    assert read_groups(f) == {"Aaron_Eckhart": "B", "Abdullah_Gul": "A"}
+    f.write_text("Aaron_Eckhart,B\n")  # no header
+    assert read_groups(f) == {"Aaron_Eckhart": "B"}
+    f.write_text("identity,group\nAaron_Eckhart,B\nAaron_Eckhart,A\n")
+    with pytest.raises(DataError, match="two groups"):
+        read_groups(f)
+    f.write_text("identity,group\nAaron_Eckhart\n")
+    with pytest.raises(DataError, match="needs an identity and a group"):
+        read_groups(f)
+    with pytest.raises(DataError, match="cannot read"):
+        read_groups(tmp_path / "none.csv")
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson(90, 100)
+    assert lo == pytest.approx(0.8256, abs=1e-3) and hi == pytest.approx(0.9448, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 1.0)
+    lo, hi = wilson(100, 100)
+    assert hi == pytest.approx(1.0) and lo > 0.96
+
+
+def test_by_group_on_real_pairs(lfw_dir: Path) -> None:
+    """A null control: people split by the first letter of their name. The
+    groups' pairs add up to all pairs and their accuracies to the overall one."""
+    from faceprint.eval.lfw import PipelineConfig, evaluate, read_people
+
+    report = evaluate(lfw_dir, PipelineConfig(), folds=[0, 1], pairs_per_fold=100,
+                      progress=False)
+    names = [n for s in read_people(lfw_dir / "people.txt") for n, _ in s]
+    groups = {n: ("A-M" if n[0] <= "M" else "N-Z") for n in names if not n.startswith("Z")}
+    rows = by_group(report, groups)
+    assert sum(g.pairs for g in rows) == report.pairs == 200
+    assert {g.group for g in rows} <= {"A-M", "N-Z", MIXED, UNLABELLED}
+    overall = sum(g.accuracy * g.pairs for g in rows) / report.pairs
+    assert overall == pytest.approx(float(np.mean(report.result.correct)))
+    mixed = [g for g in rows if g.group == MIXED]
+    assert all(g.matched == 0 for g in mixed)  # only different people can be mixed
+    for g in rows:
+        assert g.accuracy_ci[0] <= g.accuracy <= g.accuracy_ci[1]
+    with pytest.raises(DataError, match="no pair"):
+        by_group(report, {"Nobody_Here": "X"})
