@@ -19,7 +19,10 @@ limit - the embedder's FLOPs per face, the GFLOP/s it reaches, and the
 machine's float32 peak from a large numpy matmul.
 
     pip install --no-deps face_recognition==1.3.0 && pip install Click psutil
-    python benchmarks/bench_pipeline.py --images 1000 --repeats 3
+    python benchmarks/bench_pipeline.py --images 1000 --repeats 3 [--detectors blazeface]
+
+``--detectors`` also times faceprint with other detectors against the same
+baseline run.
 """
 
 from __future__ import annotations
@@ -87,11 +90,12 @@ def run_face_recognition(paths: list[str], repeats: int, sample: int) -> dict[st
             "peak_rss_mb": _peak_rss_mb(), "end_to_end_s": times}
 
 
-def run_faceprint(paths: list[str], repeats: int, sample: int) -> dict[str, object]:
+def run_faceprint(paths: list[str], repeats: int, sample: int,
+                  detector: str | None = None) -> dict[str, object]:
     from faceprint.batch import embed_many
     from faceprint.pipeline import Pipeline
 
-    pipe = Pipeline()
+    pipe = Pipeline(detector=detector) if detector else Pipeline()
 
     def end_to_end() -> None:
         for _ in embed_many(pipe, paths):
@@ -112,8 +116,11 @@ def run_faceprint(paths: list[str], repeats: int, sample: int) -> dict[str, obje
 
 def child(system: str, list_file: str, repeats: int, sample: int) -> None:
     paths = Path(list_file).read_text().split("\n")
-    run = run_faceprint if system == "faceprint" else run_face_recognition
-    print(json.dumps(run(paths, repeats, sample)))
+    if system == "face_recognition":
+        print(json.dumps(run_face_recognition(paths, repeats, sample)))
+    else:  # "faceprint" (the default pipeline) or "faceprint:DETECTOR"
+        detector = system.partition(":")[2] or None
+        print(json.dumps(run_faceprint(paths, repeats, sample, detector)))
 
 
 def physical_limit(embed_ms: float) -> dict[str, float]:
@@ -139,6 +146,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sample", type=int, default=200,
                         help="images for the detection-only and embedding-only timings")
+    parser.add_argument("--detectors", default="",
+                        help="also run faceprint with these detectors (comma-separated), "
+                             "each against the same baseline run")
     parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "LIST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -150,7 +160,8 @@ def main() -> None:
     print(f"{len(paths)} LFW images, {args.repeats} timed passes each (medians), "
           f"{os.cpu_count()} cores")
     results = {}
-    for system in ("face_recognition", "faceprint"):
+    extra = [f"faceprint:{d}" for d in args.detectors.split(",") if d.strip()]
+    for system in ("face_recognition", "faceprint", *extra):
         started = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--child", system, fh.name,
                               "--repeats", str(args.repeats), "--sample", str(args.sample)],
@@ -159,23 +170,26 @@ def main() -> None:
         print(f"  {system} done in {time.perf_counter() - started:.0f} s")
     os.unlink(fh.name)
     base, ours = results["face_recognition"], results["faceprint"]
-    print(f"\nfaceprint pipeline: {ours['detector']} + {ours['embedder']} on "
-          f"{', '.join(ours['providers'])}")
-    print(f"{'':28}{'face_recognition':>18}{'faceprint':>12}{'ratio':>9}")
     rows = [("end to end, images/s", "images_per_s", True),
             ("detection, ms per image", "detect_ms_per_image", False),
             ("embedding, ms per face", "embed_ms_per_face", False),
             ("peak RSS, MB", "peak_rss_mb", False)]
-    for label, key, higher in rows:
-        b, o = float(base[key]), float(ours[key])
-        ratio = o / b if higher else b / o
-        print(f"{label:28}{b:>18.1f}{o:>12.1f}{ratio:>8.1f}x")
+    for system in ("faceprint", *extra):
+        run = results[system]
+        default = " (the default)" if system == "faceprint" else ""
+        print(f"\nfaceprint pipeline{default}: {run['detector']} + {run['embedder']} on "
+              f"{', '.join(run['providers'])}")
+        print(f"{'':28}{'face_recognition':>18}{'faceprint':>12}{'ratio':>9}")
+        for label, key, higher in rows:
+            b, o = float(base[key]), float(run[key])
+            ratio = o / b if higher else b / o
+            print(f"{label:28}{b:>18.1f}{o:>12.1f}{ratio:>8.1f}x")
     limit = physical_limit(float(ours["embed_ms_per_face"]))
     print(f"\ndlib ResNet: {limit['gflop_per_face']:.3f} GFLOP per face; faceprint reaches "
           f"{limit['achieved_gflops']:.0f} GFLOP/s; numpy float32 matmul peak "
           f"{limit['peak_gflops_1_thread']:.0f} GFLOP/s on 1 thread, "
           f"{limit['peak_gflops_all']:.0f} on all cores")
-    print(json.dumps({"face_recognition": base, "faceprint": ours, "limit": limit}))
+    print(json.dumps({**results, "limit": limit}))
 
 
 if __name__ == "__main__":
