@@ -163,6 +163,7 @@ def plot_curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], path
     if xticks is not None:
         ax.set_xticks(list(xticks))
         ax.set_xticklabels([f"{t:,g}" for t in xticks], fontsize=8)
+        ax.set_xticks([], minor=True)  # a log axis would label its minor ticks over ours
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
