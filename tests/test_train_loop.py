@@ -170,3 +170,51 @@ def test_without_torch_train_says_how_to_install_it_and_the_core_never_imports_i
                             " print('torch' in sys.modules)"],
                            capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == "False"
+
+
+def test_views_perturb_the_student_and_teacher_chips_alike(faces: FaceSet) -> None:
+    """teacher_views applies one draw to both chips of a face: the teacher's 150-pixel
+    view, shrunk to the student's size, is the student's view (up to resampling), and
+    the teacher's embedding of it stays near, but not at, its unaugmented embedding."""
+    import cv2
+
+    from faceprint.models import create_embedder
+    from faceprint.train.data import cut_chips, teacher_views
+
+    teacher = create_embedder("dlib-resnet", threads=1)
+    paths = faces.paths[:8]
+    student, big = cut_chips(paths, [ChipSpec(SIZE, "dlib5", 0.25), teacher.chip],
+                             progress=False)[0]
+    views, targets = teacher_views(student, big, teacher, 3, seed=0, crop=0.08, rotate=8.0,
+                                   colour=0.25, progress=False)
+    assert views.shape == (8, 3, SIZE, SIZE, 3) and targets.shape == (8, 3, teacher.dim)
+    # the same draws (same seed) replayed on the teacher's chips: the teacher's views
+    big_views, again = teacher_views(big, big, teacher, 3, seed=0, crop=0.08, rotate=8.0,
+                                     colour=0.25, progress=False)
+    np.testing.assert_allclose(again, targets, atol=1e-5)
+    shrunk = np.stack([[cv2.resize(v, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+                        for v in face] for face in big_views])
+    same = np.abs(shrunk.astype(float) - views).mean()
+    other = np.abs(shrunk.astype(float) - views[:, ::-1]).mean()  # another view's draw
+    assert same < 6.0 and same < 0.5 * other, (same, other)
+    unaugmented = faces.teacher[:8]
+    cos = np.einsum("nvd,nd->nv", targets, unaugmented)
+    assert cos.min() > 0.8 and cos.max() < 0.9999, cos
+
+
+def test_consistent_distillation_trains_on_the_views(faces: FaceSet, tmp_path: Path) -> None:
+    from faceprint.train.data import ViewSettings
+
+    with_views = load_faces(faces.paths, faces.labels, faces.names,
+                            ChipSpec(SIZE, "dlib5", 0.25), teacher="dlib-resnet",
+                            use_cache=False, progress=False, views=ViewSettings(4))
+    assert with_views.views is not None and with_views.views.shape[1] == 4
+    cfg = config(tmp_path, loss="distill", teacher="dlib-resnet", batch_size=16, epochs=4,
+                 views=4, net=replace(NET, dim=128))
+    trainer = Trainer(cfg, prepared(with_views), log=lambda _: None)
+    assert len(trainer.sampler) == (4 * len(trainer.data.train)) // 16
+    trainer.fit()
+    rows = trainer.history
+    assert rows[-1]["distill"] < 0.8 * rows[0]["distill"], rows
+    with pytest.raises(Exception, match="--views is for --loss distill"):
+        config(tmp_path, loss="triplet", views=4)

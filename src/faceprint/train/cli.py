@@ -39,7 +39,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(
             data=args.data, out=args.out, people=args.people, net=net, padding=args.padding,
             detector=args.detector, loss=loss, mining=args.mining, margin=args.margin,
-            teacher=teacher, distill_weight=args.distill_weight, p=args.p, k=args.k,
+            teacher=teacher, views=args.views, distill_weight=args.distill_weight, p=args.p,
+            k=args.k,
             extra=args.extra, batch_size=args.batch_size, epochs=args.epochs or 30,
             lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, holdout=args.holdout,
             val_pairs=args.val_pairs, test_pairs=args.test_pairs, patience=args.patience,
@@ -114,6 +115,11 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--teacher", default="dlib-resnet", metavar="EMBEDDER",
                    help="teacher for distillation (default dlib-resnet)")
     g.add_argument("--distill-weight", type=float, default=1.0)
+    g.add_argument("--views", type=int, default=0, metavar="V",
+                   help="consistent distillation: V augmented views of every face, each "
+                        "with the teacher's embedding of the same view, made once and "
+                        "cached; an epoch visits every view (--loss distill; default 0: "
+                        "augment on the fly against the unaugmented face's target)")
     g = p.add_argument_group("schedule")
     g.add_argument("--epochs", type=int, help="epochs (default 30; with --resume: the new "
                                               "target)")

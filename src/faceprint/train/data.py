@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,10 @@ class FaceSet:
     ``names``; paths: image paths (strings, as given); found: whether the detector
     found the face (else LFW's centred crop was used); teacher / teacher_flip:
     ``(N, D)`` float32 unit-length teacher embeddings of each chip and of its mirror
-    image, when a teacher was asked for.
+    image, when a teacher was asked for; views / view_teacher: ``(N, V, S, S, 3)``
+    augmented chips and ``(N, V, D)`` the teacher's unit embeddings of the same
+    augmentations of its own chip, when views were asked for
+    (:func:`teacher_views`).
     """
 
     chips: np.ndarray
@@ -53,6 +56,8 @@ class FaceSet:
     found: np.ndarray
     teacher: np.ndarray | None = None
     teacher_flip: np.ndarray | None = None
+    views: np.ndarray | None = None
+    view_teacher: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -63,7 +68,9 @@ class FaceSet:
         return FaceSet(self.chips[index], self.labels[index], self.names,
                        [self.paths[i] for i in index], self.found[index],
                        None if self.teacher is None else self.teacher[index],
-                       None if self.teacher_flip is None else self.teacher_flip[index])
+                       None if self.teacher_flip is None else self.teacher_flip[index],
+                       None if self.views is None else self.views[index],
+                       None if self.view_teacher is None else self.view_teacher[index])
 
     def counts(self) -> np.ndarray:
         """Images per identity, ``(len(names),)``."""
@@ -117,6 +124,18 @@ def scan_identities(data: str | Path, people: Sequence[str] | None = None
         raise DataError(f"{len(missing)} listed people have no folder under {root}, "
                         f"e.g. {missing[0]}")
     return paths, names, np.asarray(labels, dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSettings:
+    """How many augmented views of each face :func:`teacher_views` makes, from which
+    seed, with which perturbation ranges (see :func:`faceprint.train.sampler.augment`)."""
+
+    count: int
+    seed: int = 0
+    crop: float = 0.08
+    rotate: float = 8.0
+    colour: float = 0.25
 
 
 # -- cutting chips, in worker processes ---------------------------------------------
@@ -209,6 +228,44 @@ def teacher_embeddings(chips: np.ndarray, teacher: Any, *, batch: int = 64,
     return out, out_flip
 
 
+def teacher_views(chips: np.ndarray, teacher_chips: np.ndarray, teacher: Any, views: int,
+                  seed: int, *, crop: float, rotate: float, colour: float, batch: int = 64,
+                  progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``views`` augmented copies of every face for *consistent* distillation:
+    ``(N, V, S, S, 3)`` student chips and ``(N, V, D)`` the teacher's unit embeddings
+    of the very same augmentation (flip, crop, rotation, colour) applied to the
+    teacher's own chip of that face.
+
+    Augmenting the student's input while keeping the teacher's embedding of the
+    unaugmented face asks the student to map different inputs to one target; with
+    the teacher's embedding of the same view, the student learns the teacher's
+    function on many more inputs than there are photos (Beyer et al. 2022, "a good
+    teacher is patient and consistent"). The augmentations are drawn in
+    size-free units (:class:`~faceprint.train.sampler.Augmentation`), so one draw
+    perturbs both chips alike; seeded by ``seed``."""
+    from tqdm import tqdm
+
+    from ..embedders.base import l2_normalize
+    from .sampler import apply_augmentation, draw_augmentation
+
+    n = len(chips)
+    out = np.empty((n, views, *chips.shape[1:]), np.uint8)
+    targets = np.empty((n, views, teacher.dim), np.float32)
+    rng = np.random.default_rng([seed, 13])
+    with tqdm(total=n * views, desc=f"views for {teacher.name}", unit="face",
+              disable=not progress) as bar:
+        for v in range(views):
+            for start in range(0, n, batch):
+                part = slice(start, min(n, start + batch))
+                aug = draw_augmentation(part.stop - start, rng, crop=crop, rotate=rotate,
+                                        colour=colour)
+                out[part, v] = apply_augmentation(chips[part], aug)
+                targets[part, v] = l2_normalize(
+                    teacher.embed_chips(apply_augmentation(teacher_chips[part], aug)))
+                bar.update(part.stop - start)
+    return out, targets
+
+
 def _cache_files(paths: Sequence[str], spec: ChipSpec, detector: str, teacher: str | None
                  ) -> tuple[Path, Path | None]:
     """The chips' cache file, and the teacher embeddings' (keyed by the same images,
@@ -247,18 +304,27 @@ def _write_cache(path: Path, paths: Sequence[str], **arrays: np.ndarray) -> None
 
 def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec: ChipSpec,
                *, detector: str = "hog", teacher: str | None = None, workers: int = 1,
-               use_cache: bool = True, progress: bool = True) -> FaceSet:
+               use_cache: bool = True, progress: bool = True,
+               views: ViewSettings | None = None) -> FaceSet:
     """The :class:`FaceSet` of ``paths``: chips cut once and cached (with the teacher's
     embeddings when ``teacher`` names an embedder, e.g. ``"dlib-resnet"``, cached
-    beside them)."""
+    beside them, and the teacher's augmented views when ``views`` asks for some)."""
     chips_file, teacher_file = _cache_files(paths, spec, detector, teacher)
+    views_file = None
+    if teacher_file is not None and views is not None and views.count > 0:
+        views_file = teacher_file.with_name(f"{teacher_file.stem}-views-"
+                                            f"{config_key(asdict(views))}.npz")
     order = {str(Path(p).resolve()): i for i, p in enumerate(paths)}
     got = _read_cache(chips_file, order, ["chips", "found"]) if use_cache else None
     got_t = (_read_cache(teacher_file, order, ["teacher", "teacher_flip"])
              if use_cache and teacher_file is not None else None)
-    if got is not None and (teacher is None or got_t is not None):
+    got_v = (_read_cache(views_file, order, ["views", "view_teacher"])
+             if use_cache and views_file is not None else None)
+    if got is not None and (teacher is None or got_t is not None) \
+            and (views_file is None or got_v is not None):
         t, tf = got_t if got_t is not None else (None, None)
-        return FaceSet(got[0], labels, names, list(paths), got[1], t, tf)
+        v, vt = got_v if got_v is not None else (None, None)
+        return FaceSet(got[0], labels, names, list(paths), got[1], t, tf, v, vt)
     specs = [spec]
     teacher_model = None
     if teacher:
@@ -269,14 +335,20 @@ def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec:
         specs.append(teacher_model.chip)
     outs, found = cut_chips(list(paths), specs, detector=detector, workers=workers,
                             progress=progress)
-    t = tf = None
+    t = tf = v = vt = None
     if teacher_model is not None:
         t, tf = teacher_embeddings(outs[1], teacher_model, progress=progress)
+        if views_file is not None and views is not None:
+            v, vt = teacher_views(outs[0], outs[1], teacher_model, views.count, views.seed,
+                                  crop=views.crop, rotate=views.rotate, colour=views.colour,
+                                  progress=progress)
     if use_cache:
         _write_cache(chips_file, paths, chips=outs[0], found=found)
         if teacher_file is not None and t is not None and tf is not None:
             _write_cache(teacher_file, paths, teacher=t, teacher_flip=tf)
-    return FaceSet(outs[0], labels, names, list(paths), found, t, tf)
+        if views_file is not None and v is not None and vt is not None:
+            _write_cache(views_file, paths, views=v, view_teacher=vt)
+    return FaceSet(outs[0], labels, names, list(paths), found, t, tf, v, vt)
 
 
 # -- validation pairs ---------------------------------------------------------------

@@ -38,6 +38,7 @@ from ..eval.metrics import best_threshold, kfold
 from .data import (
     FaceSet,
     PairSet,
+    ViewSettings,
     holdout_split,
     lfw_pairs,
     load_faces,
@@ -72,6 +73,7 @@ class TrainConfig:
     mining: str = "semihard"
     margin: float = 0.2
     teacher: str | None = None
+    views: int = 0
     distill_weight: float = 1.0
     relation_weight: float = 1.0
     arcface_scale: float = 30.0
@@ -109,6 +111,9 @@ class TrainConfig:
                                  f"{', '.join(MINING)}")
         if "distill" in self.loss and not self.teacher:
             raise FaceprintError("distillation needs a teacher embedder (--teacher NAME)")
+        if self.views and self.loss != "distill":
+            raise FaceprintError("--views is for --loss distill (the views carry the "
+                                 "teacher's targets, not identities)")
 
     @property
     def chip(self) -> ChipSpec:
@@ -238,9 +243,11 @@ def prepare(config: TrainConfig) -> Prepared:
         keep = labels < config.max_identities
         paths = [p for p, k in zip(paths, keep) if k]
         labels, names = labels[keep], names[:config.max_identities]
+    views = (ViewSettings(config.views, config.seed, config.crop, config.rotate, config.colour)
+             if config.views else None)
     faces = load_faces(paths, labels, names, config.chip, detector=config.detector,
                        teacher=config.teacher if "distill" in config.loss else None,
-                       workers=config.workers, progress=config.progress)
+                       workers=config.workers, progress=config.progress, views=views)
     train, val = holdout_split(faces, config.holdout if not config.val_pairs else 0.0,
                                config.seed)
     if config.val_pairs:
@@ -253,9 +260,10 @@ def prepare(config: TrainConfig) -> Prepared:
     return Prepared(train, val, test)
 
 
-def centred_targets(faces: FaceSet) -> tuple[np.ndarray, np.ndarray]:
-    """The teacher's unit embeddings of the training chips (and of their mirror images)
-    with their mean removed, normalised again: the distillation targets.
+def centred_targets(faces: FaceSet) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The teacher's unit embeddings of the training chips (and of their mirror images,
+    and of their augmented views when there are some) with their mean removed,
+    normalised again: the distillation targets.
 
     A face descriptor such as dlib's has a large component shared by every face (the
     cosine between two different people's unit descriptors is about 0.83 on LFW), which
@@ -270,7 +278,11 @@ def centred_targets(faces: FaceSet) -> tuple[np.ndarray, np.ndarray]:
         return (y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
                 ).astype(np.float32)
 
-    return unit(faces.teacher), unit(faces.teacher_flip)
+    views = None
+    if faces.view_teacher is not None:
+        views = unit(faces.view_teacher.reshape(-1, faces.view_teacher.shape[-1])
+                     ).reshape(faces.view_teacher.shape)
+    return unit(faces.teacher), unit(faces.teacher_flip), views
 
 
 class Trainer:
@@ -307,9 +319,17 @@ class Trainer:
                                            weight_decay=config.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and
                                            self.device.type == "cuda")
+        self.views = 0
+        if config.views:
+            if train.views is None:
+                raise DataError("consistent distillation needs the teacher's views")
+            self.views = train.views.shape[1]
         if config.loss.startswith("triplet"):
             self.sampler: PKSampler | ShuffleSampler = PKSampler(
                 train.labels, config.p, config.k, config.extra)
+        elif self.views:  # every view of every image once per epoch
+            self.sampler = ShuffleSampler(np.repeat(train.labels, self.views),
+                                          config.batch_size)
         else:
             self.sampler = ShuffleSampler(train.labels, config.batch_size)
         self.epoch = 0
@@ -367,8 +387,29 @@ class Trainer:
         self.seconds = float(state["seconds"])
 
     # -- one epoch ------------------------------------------------------------------
-    def _loss(self, emb: torch.Tensor, index: np.ndarray, labels: torch.Tensor,
-              flipped: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+    def _batch(self, index: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The chips of a batch (augmented unless the views already are) and their
+        distillation targets (None without distillation)."""
+        c = self.config
+        train = self.data.train
+        if self.views:  # sampler indices run over (image, view)
+            view_targets = self.teacher_targets[2]
+            assert train.views is not None and view_targets is not None
+            image, view = np.divmod(index, self.views)
+            return train.views[image, view], view_targets[image, view]
+        if c.augment:
+            batch, flipped = augment(train.chips[index], rng, crop=c.crop, rotate=c.rotate,
+                                     colour=c.colour)
+        else:
+            batch, flipped = train.chips[index], np.zeros(len(index), bool)
+        if "distill" not in c.loss:
+            return batch, None
+        teacher, teacher_flip, _ = self.teacher_targets
+        return batch, np.where(flipped[:, None], teacher_flip[index], teacher[index])
+
+    def _loss(self, emb: torch.Tensor, labels: torch.Tensor, target: np.ndarray | None
+              ) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         parts: dict[str, float] = {}
         total = emb.sum() * 0.0
@@ -377,9 +418,7 @@ class Trainer:
             total = total + loss
             parts.update(triplet=float(loss.detach()), active=stats.active,
                          semihard=stats.semihard)
-        if "distill" in c.loss:
-            teacher, teacher_flip = self.teacher_targets
-            target = np.where(flipped[:, None], teacher_flip[index], teacher[index])
+        if target is not None:
             loss = self.heads["distill"](emb.float(), torch.from_numpy(target).to(self.device))
             total = total + c.distill_weight * loss
             parts["distill"] = float(loss.detach())
@@ -397,7 +436,6 @@ class Trainer:
         rng = np.random.default_rng([c.seed, self.epoch])
         torch.manual_seed(c.seed * 100_003 + self.epoch)
         self.net.train()
-        chips = self.data.train.chips
         sums: dict[str, float] = {}
         n = 0
         steps = len(self.sampler)
@@ -405,11 +443,7 @@ class Trainer:
                    desc=f"epoch {self.epoch + 1}/{c.epochs}", disable=not c.progress,
                    leave=False)
         for index, labels in bar:
-            if c.augment:
-                batch, flipped = augment(chips[index], rng, crop=c.crop, rotate=c.rotate,
-                                         colour=c.colour)
-            else:
-                batch, flipped = chips[index], np.zeros(len(index), bool)
+            batch, target = self._batch(index, rng)
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(c, self.step, steps)
             x = to_input(batch, self.device)
@@ -418,7 +452,7 @@ class Trainer:
                                 dtype=torch.float16 if self.device.type == "cuda"
                                 else torch.bfloat16):
                 emb = self.net(x)
-            loss, parts = self._loss(emb.float(), index, lab, flipped)
+            loss, parts = self._loss(emb.float(), lab, target)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -98,6 +99,71 @@ class ShuffleSampler:
             yield index, self.mine_labels[index]
 
 
+@dataclass(frozen=True, slots=True)
+class Augmentation:
+    """Random perturbations of ``n`` chips, in units that do not depend on the chip's
+    size, so that the same draw can be applied to a chip at any resolution (the
+    student's and the teacher's chip of one face: see
+    :func:`faceprint.train.data.teacher_views`).
+
+    flipped ``(n,)`` bool; angle ``(n,)`` degrees; scale ``(n,)``; shift ``(n, 2)``
+    fractions of the chip side; bright, contrast, sat ``(n,)`` factors, or None when
+    colour is left alone."""
+
+    flipped: np.ndarray
+    angle: np.ndarray | None
+    scale: np.ndarray | None
+    shift: np.ndarray | None
+    bright: np.ndarray | None = None
+    contrast: np.ndarray | None = None
+    sat: np.ndarray | None = None
+
+
+def draw_augmentation(n: int, rng: np.random.Generator, *, flip: bool = True,
+                      crop: float = 0.08, rotate: float = 8.0, colour: float = 0.25
+                      ) -> Augmentation:
+    """Draw the perturbations of ``n`` chips (see :func:`augment` for the ranges)."""
+    flipped = rng.random(n) < 0.5 if flip else np.zeros(n, bool)
+    angle = scale = shift = None
+    if crop > 0 or rotate > 0:
+        angle, scale, shift = np.empty(n), np.empty(n), np.empty((n, 2))
+        for i in range(n):  # one chip's draws together, in a fixed order
+            angle[i] = rng.uniform(-rotate, rotate)
+            scale[i] = rng.uniform(1 - crop, 1 + crop)
+            shift[i] = rng.uniform(-crop, crop, size=2)
+    if colour <= 0:
+        return Augmentation(flipped, angle, scale, shift)
+    bright, contrast, sat = (rng.uniform(1 - colour, 1 + colour, n).astype(np.float32)
+                             for _ in range(3))
+    return Augmentation(flipped, angle, scale, shift, bright, contrast, sat)
+
+
+def apply_augmentation(chips: np.ndarray, aug: Augmentation) -> np.ndarray:
+    """``chips`` ``(n, S, S, 3)`` uint8 perturbed by ``aug`` (at any S)."""
+    import cv2
+
+    out = np.empty_like(chips)
+    size = chips.shape[1]
+    for i in range(len(chips)):
+        chip = chips[i]
+        if aug.angle is not None and aug.scale is not None and aug.shift is not None:
+            m = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), float(aug.angle[i]),
+                                        float(aug.scale[i]))
+            m[:, 2] += aug.shift[i] * size
+            chip = cv2.warpAffine(chip, m, (size, size), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REFLECT)
+        out[i] = chip[:, ::-1] if aug.flipped[i] else chip
+    if aug.bright is not None and aug.contrast is not None and aug.sat is not None:
+        x = out.astype(np.float32)
+        grey = x.mean(axis=3, keepdims=True)
+        x = grey + (x - grey) * aug.sat[:, None, None, None]
+        mean = x.mean(axis=(1, 2, 3), keepdims=True)
+        x = (x - mean) * aug.contrast[:, None, None, None] + mean
+        x = x * aug.bright[:, None, None, None]
+        out = np.clip(x, 0, 255).astype(np.uint8)
+    return out
+
+
 def augment(chips: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
             crop: float = 0.08, rotate: float = 8.0, colour: float = 0.25
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -107,29 +173,6 @@ def augment(chips: np.ndarray, rng: np.random.Generator, *, flip: bool = True,
     within ``+- crop`` of the chip side (a random crop, resampled to the chip size);
     rotate: degrees, uniform in ``+- rotate``; colour: brightness, contrast and
     saturation factors within ``1 +- colour``. Returns ``(chips, flipped)``."""
-    import cv2
-
-    out = np.empty_like(chips)
-    n, size = len(chips), chips.shape[1]
-    flipped = rng.random(n) < 0.5 if flip else np.zeros(n, bool)
-    for i in range(n):
-        chip = chips[i]
-        if crop > 0 or rotate > 0:
-            m = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), rng.uniform(-rotate, rotate),
-                                        rng.uniform(1 - crop, 1 + crop))
-            m[:, 2] += rng.uniform(-crop, crop, size=2) * size
-            chip = cv2.warpAffine(chip, m, (size, size), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REFLECT)
-        out[i] = chip[:, ::-1] if flipped[i] else chip
-    if colour > 0:
-        x = out.astype(np.float32)
-        bright = rng.uniform(1 - colour, 1 + colour, (n, 1, 1, 1)).astype(np.float32)
-        contrast = rng.uniform(1 - colour, 1 + colour, (n, 1, 1, 1)).astype(np.float32)
-        sat = rng.uniform(1 - colour, 1 + colour, (n, 1, 1, 1)).astype(np.float32)
-        grey = x.mean(axis=3, keepdims=True)
-        x = grey + (x - grey) * sat
-        mean = x.mean(axis=(1, 2, 3), keepdims=True)
-        x = (x - mean) * contrast + mean
-        x = x * bright
-        out = np.clip(x, 0, 255).astype(np.uint8)
-    return out, flipped
+    aug = draw_augmentation(len(chips), rng, flip=flip, crop=crop, rotate=rotate,
+                            colour=colour)
+    return apply_augmentation(chips, aug), aug.flipped
