@@ -8,13 +8,15 @@ its peak memory is its own:
   ``load_image_file`` then ``face_encodings`` (HOG detector, upsampling 1,
   5-point alignment, dlib's ResNet on dlib, one descriptor per face);
 * **faceprint**'s default pipeline through its batch mode
-  (:func:`faceprint.batch.embed_many`: decoding, detection and alignment in
-  worker threads, embeddings in batches on ONNX Runtime).
+  (:func:`faceprint.batch.embed_many`: one worker process per core, each taking
+  chunks of images through decoding, detection, alignment and embedding with
+  single-threaded models; ``--threads-too`` also times the worker-threads way).
 
 Printed, each as the median of ``--repeats`` timed passes after a warm-up:
 end-to-end images/s; detection ms per image (each system's detector alone);
 embedding ms per face (face_recognition: dlib per face; faceprint: batches of
-32); peak RSS; the faceprint / face_recognition ratios; and the physical
+32, two threads); peak RSS (faceprint: the main process plus its worker
+processes); the faceprint / face_recognition ratios; and the physical
 limit - the embedder's FLOPs per face, the GFLOP/s it reaches, and the
 machine's float32 peak from a large numpy matmul.
 
@@ -90,18 +92,36 @@ def run_face_recognition(paths: list[str], repeats: int, sample: int) -> dict[st
             "peak_rss_mb": _peak_rss_mb(), "end_to_end_s": times}
 
 
+def _worker_peak_rss_mb() -> float:
+    """Peak RSS (VmHWM) of faceprint's worker processes, summed."""
+    from faceprint.batch import worker_pids
+
+    total = 0.0
+    for pid in worker_pids():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += float(line.split()[1]) / 1024.0
+    return total
+
+
 def run_faceprint(paths: list[str], repeats: int, sample: int,
-                  detector: str | None = None) -> dict[str, object]:
+                  detector: str | None = None, processes: bool | None = None
+                  ) -> dict[str, object]:
     from faceprint.batch import embed_many
     from faceprint.pipeline import Pipeline
 
     pipe = Pipeline(detector=detector) if detector else Pipeline()
 
     def end_to_end() -> None:
-        for _ in embed_many(pipe, paths):
+        for _ in embed_many(pipe, paths, processes=processes):
             pass
 
     times = _timed(end_to_end, repeats)
+    workers_rss = _worker_peak_rss_mb()
     images = [pipe.load(p) for p in paths[:sample]]
     det = _timed(lambda: [pipe.detector.detect(im) for im in images], repeats)
     chips = np.concatenate([pipe.chips(im, pipe.detector.detect(im)) for im in images])
@@ -109,7 +129,8 @@ def run_faceprint(paths: list[str], repeats: int, sample: int,
     return {"images_per_s": len(paths) / statistics.median(times),
             "detect_ms_per_image": 1000 * statistics.median(det) / len(images),
             "embed_ms_per_face": 1000 * statistics.median(emb) / max(len(chips), 1),
-            "peak_rss_mb": _peak_rss_mb(), "end_to_end_s": times,
+            "peak_rss_mb": _peak_rss_mb() + workers_rss, "end_to_end_s": times,
+            "workers": "threads" if processes is False or not workers_rss else "processes",
             "detector": pipe.detector_name, "embedder": pipe.embedder_name,
             "providers": pipe.embedder.providers}  # type: ignore[attr-defined]
 
@@ -118,9 +139,10 @@ def child(system: str, list_file: str, repeats: int, sample: int) -> None:
     paths = Path(list_file).read_text().split("\n")
     if system == "face_recognition":
         print(json.dumps(run_face_recognition(paths, repeats, sample)))
-    else:  # "faceprint" (the default pipeline) or "faceprint:DETECTOR"
-        detector = system.partition(":")[2] or None
-        print(json.dumps(run_faceprint(paths, repeats, sample, detector)))
+    else:  # "faceprint" (the default), "faceprint:DETECTOR", "faceprint+threads"
+        name, _, detector = system.partition(":")
+        processes = False if name.endswith("+threads") else None
+        print(json.dumps(run_faceprint(paths, repeats, sample, detector or None, processes)))
 
 
 def physical_limit(embed_ms: float) -> dict[str, float]:
@@ -149,6 +171,9 @@ def main() -> None:
     parser.add_argument("--detectors", default="",
                         help="also run faceprint with these detectors (comma-separated), "
                              "each against the same baseline run")
+    parser.add_argument("--threads-too", action="store_true",
+                        help="also run the default pipeline with worker threads instead of "
+                             "worker processes")
     parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "LIST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -161,6 +186,8 @@ def main() -> None:
           f"{os.cpu_count()} cores")
     results = {}
     extra = [f"faceprint:{d}" for d in args.detectors.split(",") if d.strip()]
+    if args.threads_too:
+        extra.append("faceprint+threads")
     for system in ("face_recognition", "faceprint", *extra):
         started = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--child", system, fh.name,
@@ -178,7 +205,7 @@ def main() -> None:
         run = results[system]
         default = " (the default)" if system == "faceprint" else ""
         print(f"\nfaceprint pipeline{default}: {run['detector']} + {run['embedder']} on "
-              f"{', '.join(run['providers'])}")
+              f"{', '.join(run['providers'])}, worker {run['workers']}")
         print(f"{'':28}{'face_recognition':>18}{'faceprint':>12}{'ratio':>9}")
         for label, key, higher in rows:
             b, o = float(base[key]), float(run[key])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +44,28 @@ def _describe(source: ImageInput) -> str:
 def largest(faces: Sequence[Face]) -> Face:
     """The face with the largest box (the usual subject of a portrait)."""
     return max(faces, key=lambda f: f.box.area)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRecipe:
+    """Everything that rebuilds a pipeline whose detector and embedder were given by
+    name: picklable, so that worker processes can each build their own copy."""
+
+    detector: str
+    embedder: str
+    detector_options: tuple[tuple[str, Any], ...] = ()
+    embedder_options: tuple[tuple[str, Any], ...] = ()
+    threshold: float | None = None
+    flip: bool = False
+    jitter: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def build(self) -> Pipeline:
+        return Pipeline(self.detector, self.embedder,
+                        detector_options=dict(self.detector_options),
+                        embedder_options=dict(self.embedder_options),
+                        threshold=self.threshold, flip=self.flip, jitter=self.jitter,
+                        max_pixels=self.max_pixels)
 
 
 class Pipeline:
@@ -80,6 +103,16 @@ class Pipeline:
         self.flip = flip
         self.jitter = jitter
         self.max_pixels = max_pixels
+
+    def recipe(self) -> PipelineRecipe | None:
+        """How to rebuild this pipeline elsewhere; None when its detector or embedder
+        was given as an object (which another process cannot rebuild)."""
+        if not isinstance(self._detector_spec, str) or not isinstance(self._embedder_spec, str):
+            return None
+        return PipelineRecipe(self._detector_spec, self._embedder_spec,
+                              tuple(sorted(self._detector_options.items())),
+                              tuple(sorted(self._embedder_options.items())),
+                              self._threshold, self.flip, self.jitter, self.max_pixels)
 
     # -- the parts, created on first use ---------------------------------------------
     @property

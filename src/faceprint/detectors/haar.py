@@ -44,24 +44,24 @@ class HaarDetector(BaseDetector):
     dlib_box_calibration: ClassVar[tuple[float, float, float, float]] = (
         0.0000, 0.1111, 0.9416, 0.9391)
     scale_factor: ClassVar[float] = 1.1
-    _model: Any = None
-    _lock = threading.Lock()
+    #: one cascade per thread: a CascadeClassifier must not run in two threads at once
+    _local = threading.local()
 
     @classmethod
     def _cascade(cls) -> Any:
-        if cls._model is None:
+        model = getattr(cls._local, "model", None)
+        if model is None:
             import cv2
 
             if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
                 raise ModelError("this OpenCV has no Haar cascades (OpenCV 5 dropped them); "
                                  "install opencv-python-headless<5")
             path = Path(cv2.data.haarcascades) / cls.cascade_file  # type: ignore[attr-defined]
-            with cls._lock:
-                model = cv2.CascadeClassifier(str(path))
-                if model.empty():
-                    raise ModelError(f"cannot load the Haar cascade {path}")
-                cls._model = model
-        return cls._model
+            model = cv2.CascadeClassifier(str(path))
+            if model.empty():
+                raise ModelError(f"cannot load the Haar cascade {path}")
+            cls._local.model = model
+        return model
 
     def _detect(self, image: np.ndarray) -> list[RawFace]:
         import cv2

@@ -26,14 +26,15 @@ class HogDetector(BaseDetector):
     name: ClassVar[str] = "hog"
     default_upsample: ClassVar[int] = 1
     default_threshold: ClassVar[float] = -0.2
-    _model: Any = None
-    _lock = threading.Lock()
+    #: one dlib detector per thread: dlib's object detector keeps scratch buffers
+    #: inside, and two threads running one of them at once crash the process
+    _local = threading.local()
 
     def _detect(self, image: np.ndarray) -> list[RawFace]:
-        if HogDetector._model is None:
+        model: Any = getattr(HogDetector._local, "model", None)
+        if model is None:
             import dlib
 
-            with HogDetector._lock:
-                HogDetector._model = dlib.get_frontal_face_detector()
-        rects, scores, _ = HogDetector._model.run(image, self.upsample, self.threshold)
+            model = HogDetector._local.model = dlib.get_frontal_face_detector()
+        rects, scores, _ = model.run(image, self.upsample, self.threshold)
         return [RawFace(from_rectangle(r), float(s)) for r, s in zip(rects, scores)]

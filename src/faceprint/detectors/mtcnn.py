@@ -104,8 +104,9 @@ _NETS_LOCK = threading.Lock()
 class _GraphBuilder:
     """Collects ONNX nodes and initialisers for one of the three networks."""
 
-    def __init__(self, state: dict[str, np.ndarray]) -> None:
+    def __init__(self, state: dict[str, np.ndarray], native_prelu: bool = False) -> None:
         self.state = state
+        self.native_prelu = native_prelu  # ONNX's PRelu op (for comparison only)
         self.nodes: list[Any] = []
         self.inits: list[Any] = []
 
@@ -133,11 +134,25 @@ class _GraphBuilder:
                                   self._weight(f"{layer}.bias")], layer)
 
     def prelu(self, layer: str, x: str, spatial: bool = True) -> str:
+        """PReLU written as ``relu(x) + slope * min(x, 0)``: the same numbers bit for
+        bit, and 15-35 % faster per network on ONNX Runtime's CPU provider, whose PRelu
+        kernel makes every convolution's output leave its blocked-channel layout
+        (``benchmarks/bench_mtcnn.py``). The slopes include negative ones, so the
+        shorter ``max(x, slope * x)`` would not be exact."""
+        from onnx import numpy_helper
+
         slope = self.state.get(f"{layer}.weight")
         if slope is None:
             raise ModelError(f"MTCNN weight file lacks tensor {layer + '.weight'!r}")
         shape = (slope.size, 1, 1) if spatial else (slope.size,)
-        return self.node("PRelu", [x, self._weight(f"{layer}.weight", shape)], layer)
+        if self.native_prelu:
+            return self.node("PRelu", [x, self._weight(f"{layer}.weight", shape)], layer)
+        if "zero" not in (i.name for i in self.inits):
+            self.inits.append(numpy_helper.from_array(np.zeros((), np.float32), "zero"))
+        negative = self.node("Min", [x, "zero"], f"{layer}_negative")
+        scaled = self.node("Mul", [negative, self._weight(f"{layer}.weight", shape)],
+                           f"{layer}_scaled")
+        return self.node("Add", [self.node("Relu", [x], f"{layer}_positive"), scaled], layer)
 
     def pool(self, name: str, x: str, kernel: int, stride: int) -> str:
         # Caffe rounds pooled sizes up
@@ -179,8 +194,8 @@ class _GraphBuilder:
         return data
 
 
-def _pnet_graph(state: dict[str, np.ndarray]) -> bytes:
-    g = _GraphBuilder(state)
+def _pnet_graph(state: dict[str, np.ndarray], native_prelu: bool = False) -> bytes:
+    g = _GraphBuilder(state, native_prelu)
     x = g.pool("pool1", g.prelu("prelu1", g.conv("conv1", "image")), 2, 2)
     x = g.prelu("prelu2", g.conv("conv2", x))
     x = g.prelu("prelu3", g.conv("conv3", x))
@@ -189,8 +204,8 @@ def _pnet_graph(state: dict[str, np.ndarray]) -> bytes:
     return g.model("mtcnn_pnet", None, [("prob", 2), ("reg", 4)])
 
 
-def _rnet_graph(state: dict[str, np.ndarray]) -> bytes:
-    g = _GraphBuilder(state)
+def _rnet_graph(state: dict[str, np.ndarray], native_prelu: bool = False) -> bytes:
+    g = _GraphBuilder(state, native_prelu)
     x = g.pool("pool1", g.prelu("prelu1", g.conv("conv1", "image")), 3, 2)
     x = g.pool("pool2", g.prelu("prelu2", g.conv("conv2", x)), 3, 2)
     x = g.prelu("prelu3", g.conv("conv3", x))
@@ -200,8 +215,8 @@ def _rnet_graph(state: dict[str, np.ndarray]) -> bytes:
     return g.model("mtcnn_rnet", 24, [("prob", 2), ("reg", 4)])
 
 
-def _onet_graph(state: dict[str, np.ndarray]) -> bytes:
-    g = _GraphBuilder(state)
+def _onet_graph(state: dict[str, np.ndarray], native_prelu: bool = False) -> bytes:
+    g = _GraphBuilder(state, native_prelu)
     x = g.pool("pool1", g.prelu("prelu1", g.conv("conv1", "image")), 3, 2)
     x = g.pool("pool2", g.prelu("prelu2", g.conv("conv2", x)), 3, 2)
     x = g.pool("pool3", g.prelu("prelu3", g.conv("conv3", x)), 2, 2)
