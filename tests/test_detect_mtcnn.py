@@ -301,3 +301,23 @@ def test_reader_refuses_to_run_code(tmp_path: Path) -> None:
     plain = _legacy_file(tmp_path / "list.pt", [1, 2, 3], [])
     with pytest.raises(ModelError, match="state dict"):
         load_state_dict(plain)
+
+
+def test_summed_area_table_equals_cumulative_sums_even_when_they_wrap() -> None:
+    """OpenCV's integral image (what the detector uses) against numpy's cumulative
+    sums in uint32, on a small random image and on one whose sums exceed 2**32."""
+    from faceprint.detectors.mtcnn import _summed_area
+
+    def reference(image: np.ndarray) -> np.ndarray:
+        h, w, c = image.shape
+        table = np.zeros((h + 1, w + 1, c), dtype=np.uint32)
+        np.cumsum(image, axis=0, dtype=np.uint32, out=table[1:, 1:])
+        np.cumsum(table[1:, 1:], axis=1, dtype=np.uint32, out=table[1:, 1:])
+        return table
+
+    small = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(_summed_area(small), reference(small))
+    big = np.full((4200, 4100, 3), 255, np.uint8)
+    big[::7, ::3] = 1
+    assert 4200 * 4100 * 255 > 2**32
+    np.testing.assert_array_equal(_summed_area(big), reference(big))
