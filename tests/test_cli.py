@@ -161,7 +161,7 @@ def test_embed_folder_to_npz(people: dict[str, list[Path]], photos_dir: Path,
     assert len(powell) == 3
     assert np.linalg.norm(powell[0] - powell[1]) < 0.6
     largest = tmp_path / "largest.parquet"
-    ok(run("embed", folder, "--out", largest, "--largest"))
+    ok(run("embed", folder, "--out", largest, "--largest", "--threads"))
     import pyarrow.parquet as pq
 
     table = pq.read_table(largest)

@@ -112,7 +112,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = []
     for result in tqdm(embed_many(pipe, files, workers=args.workers, batch_size=args.batch_size,
-                                  largest_only=args.largest),
+                                  largest_only=args.largest,
+                                  processes=False if args.threads else None),
                        total=len(files), desc="embed", unit="img", file=sys.stderr,
                        disable=len(files) < 5 or None):
         results.append(result)
@@ -347,8 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embeddings.npz or embeddings.parquet (needs pyarrow)")
     p.add_argument("--largest", action="store_true", help="only the largest face of each image")
     p.add_argument("--workers", type=int, default=0,
-                   help="threads that decode and detect (default: one per core)")
-    p.add_argument("--batch-size", type=int, default=32, help="faces per embedding batch")
+                   help="worker processes, each taking images through the whole job "
+                        "(default: one per core; 1: no worker process)")
+    p.add_argument("--threads", action="store_true",
+                   help="worker threads that decode and detect while this process embeds "
+                        "in batches, instead of worker processes")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="faces per embedding batch (with --threads)")
     add_detector_args(p)
     add_embedder_args(p)
     p.set_defaults(func=cmd_embed)
