@@ -157,10 +157,14 @@ def _process_pool(recipe: PipelineRecipe, workers: int) -> ProcessPoolExecutor:
             return _pool[2]
         if _pool is not None:
             _pool[2].shutdown(cancel_futures=True)
-        # the platform's start method, as faceprint.eval's pools: fork on Linux
-        # (scripts need no ``if __name__ == "__main__"`` guard there), spawn elsewhere
+        import multiprocessing
+
+        # spawn, not fork: a forked child inherits the parent's OpenCV, ONNX Runtime
+        # and dlib state (thread pools, locks) and can hang in it. A script that calls
+        # embed_many therefore needs the usual ``if __name__ == "__main__":`` guard.
         executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_process,
-                                       initargs=(recipe,))
+                                       initargs=(recipe,),
+                                       mp_context=multiprocessing.get_context("spawn"))
         _pool = (recipe, workers, executor)
         return executor
 
