@@ -19,6 +19,7 @@ from faceprint.detectors.blazeface import (
     BlazeFaceDetector,
     decode,
     generate_anchors,
+    litert_available,
     plan_regions,
     weighted_nms,
 )
@@ -139,6 +140,33 @@ def test_short_range_model_and_upsample_find_the_same_face(astronaut: np.ndarray
 
 
 @pytest.mark.data
+@pytest.mark.skipif(not litert_available(), reason="ai-edge-litert is not installed")
+def test_litert_and_opencv_engines_find_the_same_faces(photos_dir: Path) -> None:
+    """The two engines run the same .tflite graphs: the same faces, boxes within 0.5
+    pixel, scores within 0.002, on every photo (group photos, many tiles, no face)."""
+    engines = {e: create_detector("blazeface", landmarks=False, engine=e)
+               for e in ("litert", "opencv")}
+    assert engines["litert"].engine == "litert"  # type: ignore[attr-defined]
+    faces = 0
+    for path in sorted(photos_dir.glob("*.jpg")):
+        image = load_image(path)
+        lite, ocv = (engines[e].detect(image) for e in ("litert", "opencv"))
+        assert len(lite) == len(ocv), path
+        for a, b in zip(lite, ocv, strict=True):
+            assert np.abs(np.subtract(a.box.ltrb(), b.box.ltrb())).max() < 0.5, path
+            assert a.score == pytest.approx(b.score, abs=0.002)
+        faces += len(lite)
+    assert faces >= 43
+
+
+def test_unknown_engine_is_refused() -> None:
+    from faceprint.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown engine 'tpu' for blazeface"):
+        create_detector("blazeface", engine="tpu")
+
+
+@pytest.mark.data
 def test_six_faces_in_multiface(photos_dir: Path) -> None:
     faces = create_detector("blazeface").detect(load_image(photos_dir / "multiface.jpg"))
     assert len(faces) == 6
@@ -203,3 +231,47 @@ def test_faces_found_in_lfw_sample(lfw_dir: Path) -> None:
     detector = create_detector("blazeface", landmarks=False)
     found = sum(bool(detector.detect(load_image(p))) for p in paths)
     assert found >= 0.97 * len(paths)
+
+
+def test_onet_refinement_redraws_the_box_as_mtcnn_does(astronaut: np.ndarray) -> None:
+    """blazeface-onet: BlazeFace's face, with MTCNN's box framing and MTCNN's own
+    five landmarks (from O-Net, not from dlib's predictor)."""
+    hybrid = create_detector("blazeface-onet").detect(astronaut)
+    mtcnn = create_detector("mtcnn").detect(astronaut)
+    plain = create_detector("blazeface").detect(astronaut)
+    assert len(hybrid) == len(mtcnn) == len(plain) == 1
+    h, m, p = hybrid[0], mtcnn[0], plain[0]
+    assert h.detector == "blazeface-onet" and h.score == pytest.approx(p.score)
+    assert h.box.iou(m.box) > 0.85 > p.box.iou(m.box)
+    assert h.landmarks is not None and m.landmarks is not None
+    eyes = np.linalg.norm(m.landmarks.as_array()[0] - m.landmarks.as_array()[1])
+    assert np.abs(h.landmarks.as_array() - m.landmarks.as_array()).max() < 0.1 * eyes
+
+
+def test_refine_boxes_keeps_order_and_handles_no_box(astronaut: np.ndarray) -> None:
+    from faceprint.detectors.mtcnn import refine_boxes
+
+    boxes, scores, landmarks = refine_boxes(astronaut, np.zeros((0, 4)))
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and landmarks.shape == (0, 5, 2)
+    face = ASTRONAUT_BOX.ltrb()
+    background = (10.0, 300.0, 110.0, 400.0)  # the flag and the suit, no face
+    boxes, scores, landmarks = refine_boxes(astronaut, np.array([face, background]))
+    assert boxes.shape == (2, 4) and landmarks.shape == (2, 5, 2)
+    assert scores[0] > 0.99 and scores[1] < 0.5  # O-Net scores, no veto
+    dropped = refine_boxes(astronaut, np.array([face, background]), threshold=0.7)
+    assert len(dropped[0]) == 1 and np.allclose(dropped[0][0], boxes[0])
+
+
+@pytest.mark.data
+def test_onet_refinement_matches_mtcnn_boxes_on_lfw(lfw_dir: Path) -> None:
+    # measured on 299 peopleDevTrain images: median IoU 0.93 with MTCNN's box of the
+    # same face (5th percentile 0.86); here the first image of every 80th person
+    names = (lfw_dir / "peopleDevTrain.txt").read_text().split()[1::2][::80]
+    hybrid, mtcnn = create_detector("blazeface-onet"), create_detector("mtcnn")
+    ious = []
+    for name in names:
+        image = load_image(lfw_dir / "images" / name / f"{name}_0001.jpg")
+        h, m = hybrid.detect(image), mtcnn.detect(image)
+        assert h and m, name
+        ious.append(max(f.box.iou(m[0].box) for f in h))
+    assert len(ious) >= 50 and np.median(ious) > 0.88 and np.percentile(ious, 10) > 0.75, ious

@@ -306,7 +306,8 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
                    help="detection score threshold, in the detector's own units")
     p.add_argument("--max-faces", type=int, metavar="N", help="keep the N best faces")
     p.add_argument("--detector-engine", metavar="NAME",
-                   help="detector implementation (cnn: onnx, the default, or dlib)")
+                   help="detector implementation (cnn: onnx, the default, or dlib; "
+                        "blazeface: litert, opencv or auto, the default)")
 
 
 def add_embedder_args(p: argparse.ArgumentParser) -> None:

@@ -77,6 +77,7 @@ DETECTORS: dict[str, str] = {
     "cnn": "faceprint.detectors.cnn:CnnDetector",
     "mtcnn": "faceprint.detectors.mtcnn:MtcnnDetector",
     "blazeface": "faceprint.detectors.blazeface:BlazeFaceDetector",
+    "blazeface-onet": "faceprint.detectors.blazeface:BlazeFaceOnetDetector",
 }
 
 #: embedder name -> "module:Class". A name may carry an argument after a colon,

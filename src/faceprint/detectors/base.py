@@ -25,7 +25,8 @@ class DetectorOptions:
     max_faces: keep only the highest-scoring faces. None = all.
     landmarks: compute five landmarks and head pose for every face.
     engine: for detectors with several implementations (cnn: ``"onnx"``, the
-        default, or ``"dlib"``). None = the detector's default.
+        default, or ``"dlib"``; blazeface: ``"litert"``, ``"opencv"`` or ``"auto"``,
+        the default). None = the detector's default.
     """
 
     min_face_size: int = 20

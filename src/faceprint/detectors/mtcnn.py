@@ -522,18 +522,50 @@ def _cascade(image: np.ndarray, min_face_size: float,
     boxes = _square(_regress(boxes[keep], reg[keep], inclusive=True))
 
     # Stage 3: O-Net on 48x48 crops: scores, boxes, landmarks
+    boxes, score, landmarks = _stage_onet(nets, table, boxes, thresholds[2])
+    keep = nms(boxes, score, NMS_ONET, mode="min")
+    return boxes[keep], score[keep], landmarks[keep]
+
+
+def _stage_onet(nets: _Nets, table: np.ndarray, boxes: np.ndarray, threshold: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """O-Net on the 48x48 crops of square MATLAB ``boxes``: the boxes it scores above
+    ``threshold``, regressed, with their scores and landmarks ``(N, 5, 2)``."""
     prob, reg, points = _run_batched(nets.onet, ("prob", "reg", "points"), table, boxes, 48)
-    keep = prob[:, 1] > thresholds[2]
-    if not keep.any():
-        return empty
+    keep = prob[:, 1] > threshold
     boxes, score, reg, points = boxes[keep], prob[keep, 1], reg[keep], points[keep]
     w = (boxes[:, 2] - boxes[:, 0] + 1)[:, None]
     h = (boxes[:, 3] - boxes[:, 1] + 1)[:, None]
     landmarks = np.stack([boxes[:, 0:1] - 1 + w * points[:, 0:5],
                           boxes[:, 1:2] - 1 + h * points[:, 5:10]], axis=2)
-    boxes = _regress(boxes, reg, inclusive=True)
-    keep = nms(boxes, score, NMS_ONET, mode="min")
-    return boxes[keep], score[keep].astype(np.float64), landmarks[keep]
+    return _regress(boxes, reg, inclusive=True), score.astype(np.float64), landmarks
+
+
+def refine_boxes(image: np.ndarray, boxes: np.ndarray, passes: int = 2,
+                 threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MTCNN's last stage on boxes found by another detector: each box is squared,
+    cropped and given to O-Net, whose regression moves it onto the box MTCNN
+    itself would draw, ``passes`` times (the second pass starts from a box already
+    framed as O-Net expects). ``boxes``: ``(N, 4)`` ``(left, top, right, bottom)``
+    in pixels of the RGB uint8 ``image`` (0-based, right/bottom exclusive).
+
+    Returns the refined boxes (same convention), O-Net's face probabilities of
+    the last pass and its landmarks ``(N, 5, 2)``; boxes whose probability is not
+    above ``threshold`` at some pass are dropped (default 0: none), so the result
+    may be shorter, in the same order."""
+    empty = (np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)))
+    if len(boxes) == 0:
+        return empty
+    nets = _nets()
+    table = _summed_area(np.ascontiguousarray(image))
+    work = np.asarray(boxes, np.float64)[:, :4] + np.array([1.0, 1.0, 0.0, 0.0])
+    score = np.zeros(0)
+    landmarks = np.zeros((0, 5, 2))
+    for _ in range(max(1, passes)):
+        work, score, landmarks = _stage_onet(nets, table, _square(work), threshold)
+        if not len(work):
+            return empty
+    return work - np.array([1.0, 1.0, 0.0, 0.0]), score, landmarks
 
 
 class MtcnnDetector(BaseDetector):

@@ -536,7 +536,7 @@ def add_parsers(sub: Any) -> None:
                    help="folder with training.xml, testing.xml (and dogs.jpg as a negative)")
     e.add_argument("--annotations", nargs="+", metavar="FILE", help="more annotation files")
     e.add_argument("--negatives", nargs="+", metavar="IMG", help="more face-free images")
-    e.add_argument("--detectors", default="haar,hog,cnn,mtcnn,blazeface", metavar="LIST",
-                   help="detectors to compare (default all five)")
+    e.add_argument("--detectors", default="haar,hog,cnn,mtcnn,blazeface,blazeface-onet",
+                   metavar="LIST", help="detectors to compare (default all six)")
     e.add_argument("--groups", metavar="CSV", help="identity,group file for the bias section")
     e.set_defaults(func=cmd_report)

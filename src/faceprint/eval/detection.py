@@ -156,7 +156,8 @@ def read_annotations(paths: Sequence[str | Path], images_root: str | Path | None
 #: score thresholds low enough to trace each detector's precision-recall curve,
 #: in the detector's own units (its default threshold is its operating point)
 PR_THRESHOLDS: dict[str, float] = {"hog": -0.6, "cnn": -0.8, "mtcnn": 0.3,
-                                   "blazeface": 0.3, "haar": float("-inf")}
+                                   "blazeface": 0.3, "blazeface-onet": 0.3,
+                                   "haar": float("-inf")}
 
 
 def match_scored(detections: Sequence[tuple[Box, float]], truths: Sequence[Box],

@@ -165,7 +165,7 @@ class ReportOptions:
     annotations: list[Path] = field(default_factory=list)
     negatives: list[Path] = field(default_factory=list)
     detectors: list[str] = field(default_factory=lambda: ["haar", "hog", "cnn", "mtcnn",
-                                                          "blazeface"])
+                                                          "blazeface", "blazeface-onet"])
     groups: Path | None = None
     workers: int = 0
     use_cache: bool = True
