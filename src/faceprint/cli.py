@@ -142,7 +142,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
     print(f"engine: ONNX Runtime, providers {', '.join(info['providers']['chosen'])} "
           f"(available: {', '.join(info['providers']['available'])}); "
-          f"{info['threads']} threads")
+          f"{info['threads']} threads; BlazeFace on "
+          f"{'LiteRT' if info['blazeface_engine'] == 'litert' else 'OpenCV DNN'}")
     print(f"defaults: detector {info['defaults']['detector']}, "
           f"embedder {info['defaults']['embedder']}")
     print(f"detectors: {', '.join(info['detectors'])}")

