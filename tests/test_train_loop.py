@@ -218,3 +218,52 @@ def test_consistent_distillation_trains_on_the_views(faces: FaceSet, tmp_path: P
     assert rows[-1]["distill"] < 0.8 * rows[0]["distill"], rows
     with pytest.raises(Exception, match="--views is for --loss distill"):
         config(tmp_path, loss="triplet", views=4)
+
+
+def test_more_views_reuse_the_cached_fewer_views(faces: FaceSet, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for 3 views when 2 are cached (same seed and settings) keeps the cached 2
+    and makes only the third, which is the third view made from scratch."""
+    from faceprint.train.data import ViewSettings, _views_file
+
+    monkeypatch.setenv("FACEPRINT_CACHE_DIR", str(tmp_path))
+    subset = slice(0, 6)
+    args = (faces.paths[subset], faces.labels[subset], faces.names,
+            ChipSpec(SIZE, "dlib5", 0.25))
+    two = load_faces(*args, teacher="dlib-resnet", progress=False, views=ViewSettings(2))
+    assert two.view_teacher is not None
+    cached = [p for p in (tmp_path / "train").glob("*-views-*.npz")]
+    assert len(cached) == 1 and cached[0] == _views_file(cached[0].parent / (
+        cached[0].name.split("-views-")[0] + ".npz"), ViewSettings(2))
+    with np.load(cached[0]) as z:  # mark the cached targets to see them come back
+        marked = {k: z[k] for k in z.files}
+    marked["view_teacher"] = -marked["view_teacher"]
+    np.savez(cached[0], **marked)
+    three = load_faces(*args, teacher="dlib-resnet", progress=False, views=ViewSettings(3))
+    fresh = load_faces(*args, teacher="dlib-resnet", use_cache=False, progress=False,
+                       views=ViewSettings(3))
+    assert three.views is not None and fresh.views is not None
+    assert three.view_teacher is not None and fresh.view_teacher is not None
+    np.testing.assert_allclose(three.view_teacher[:, :2], -two.view_teacher, atol=1e-6)
+    np.testing.assert_array_equal(three.views, fresh.views)
+    np.testing.assert_allclose(three.view_teacher[:, 2], fresh.view_teacher[:, 2], atol=1e-5)
+    np.testing.assert_allclose(fresh.view_teacher[:, :2], two.view_teacher, atol=1e-5)
+
+
+def test_a_warm_start_begins_from_the_checkpoint_weights(faces: FaceSet,
+                                                         tmp_path: Path) -> None:
+    from faceprint.errors import FaceprintError
+
+    data = prepared(faces)
+    first = Trainer(config(tmp_path / "a", epochs=1), data, log=lambda _: None)
+    first.fit()
+    warm = Trainer(config(tmp_path / "b", epochs=1, init=str(tmp_path / "a" / "last.pt"),
+                          seed=7), data, log=lambda _: None)
+    cold = Trainer(config(tmp_path / "c", epochs=1, seed=7), data, log=lambda _: None)
+    a, w, c = (t.net.state_dict() for t in (first, warm, cold))
+    assert all(torch.equal(a[k], w[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert warm.epoch == 0 and warm.step == 0  # its own schedule, from the start
+    with pytest.raises(FaceprintError, match="needs the same network"):
+        Trainer(config(tmp_path / "d", init=str(tmp_path / "a" / "last.pt"),
+                       net=replace(NET, width=0.5)), data, log=lambda _: None)

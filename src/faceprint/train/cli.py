@@ -42,7 +42,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             teacher=teacher, views=args.views, distill_weight=args.distill_weight, p=args.p,
             k=args.k,
             extra=args.extra, batch_size=args.batch_size, epochs=args.epochs or 30,
-            lr=args.lr, weight_decay=args.weight_decay, seed=args.seed, holdout=args.holdout,
+            lr=args.lr, warmup_epochs=args.warmup, init=args.init,
+            weight_decay=args.weight_decay, seed=args.seed, holdout=args.holdout,
             val_pairs=args.val_pairs, test_pairs=args.test_pairs, patience=args.patience,
             max_identities=args.max_identities, augment=not args.no_augment,
             device=args.device, amp=args.amp, threads=args.threads, workers=args.workers,
@@ -95,6 +96,10 @@ def add_parsers(sub: Any) -> None:
                    help="checkpoints, log.csv and training.png go here (default %(default)s)")
     p.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue a run from its last.pt (its settings are kept)")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="warm start: this run's network begins with the weights of another "
+                        "run's checkpoint (same network), then follows this run's own "
+                        "settings and schedule")
     g = p.add_argument_group("network")
     g.add_argument("--net", default="mobilefacenet", choices=["mobilefacenet", "nn4small"])
     g.add_argument("--size", type=int, metavar="PX",
@@ -130,6 +135,8 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--batch-size", type=int, default=128,
                    help="batch size of distillation/arcface alone (default 128)")
     g.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
+    g.add_argument("--warmup", type=float, default=1.0, metavar="EPOCHS",
+                   help="linear learning-rate warm-up before the cosine decay (default 1)")
     g.add_argument("--weight-decay", type=float, default=5e-4)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--no-augment", action="store_true",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,8 @@ def teacher_embeddings(chips: np.ndarray, teacher: Any, *, batch: int = 64,
 
 def teacher_views(chips: np.ndarray, teacher_chips: np.ndarray, teacher: Any, views: int,
                   seed: int, *, crop: float, rotate: float, colour: float, batch: int = 64,
-                  progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  progress: bool = True, made: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """``views`` augmented copies of every face for *consistent* distillation:
     ``(N, V, S, S, 3)`` student chips and ``(N, V, D)`` the teacher's unit embeddings
     of the very same augmentation (flip, crop, rotation, colour) applied to the
@@ -242,7 +243,12 @@ def teacher_views(chips: np.ndarray, teacher_chips: np.ndarray, teacher: Any, vi
     function on many more inputs than there are photos (Beyer et al. 2022, "a good
     teacher is patient and consistent"). The augmentations are drawn in
     size-free units (:class:`~faceprint.train.sampler.Augmentation`), so one draw
-    perturbs both chips alike; seeded by ``seed``."""
+    perturbs both chips alike; seeded by ``seed``.
+
+    ``made``: the first views of these faces, made before with the same seed and
+    settings (a cached smaller ``views``): they are kept and their draws replayed
+    without being applied, so that only the new views cost teacher time and the
+    result equals making all ``views`` at once."""
     from tqdm import tqdm
 
     from ..embedders.base import l2_normalize
@@ -251,14 +257,19 @@ def teacher_views(chips: np.ndarray, teacher_chips: np.ndarray, teacher: Any, vi
     n = len(chips)
     out = np.empty((n, views, *chips.shape[1:]), np.uint8)
     targets = np.empty((n, views, teacher.dim), np.float32)
+    have = 0 if made is None else min(views, made[0].shape[1])
+    if made is not None:
+        out[:, :have], targets[:, :have] = made[0][:, :have], made[1][:, :have]
     rng = np.random.default_rng([seed, 13])
-    with tqdm(total=n * views, desc=f"views for {teacher.name}", unit="face",
+    with tqdm(total=n * (views - have), desc=f"views for {teacher.name}", unit="face",
               disable=not progress) as bar:
         for v in range(views):
             for start in range(0, n, batch):
                 part = slice(start, min(n, start + batch))
                 aug = draw_augmentation(part.stop - start, rng, crop=crop, rotate=rotate,
                                         colour=colour)
+                if v < have:
+                    continue  # made before: only the draw is replayed
                 out[part, v] = apply_augmentation(chips[part], aug)
                 targets[part, v] = l2_normalize(
                     teacher.embed_chips(apply_augmentation(teacher_chips[part], aug)))
@@ -302,6 +313,22 @@ def _write_cache(path: Path, paths: Sequence[str], **arrays: np.ndarray) -> None
     os.replace(tmp, path)
 
 
+def _views_file(teacher_file: Path, views: ViewSettings) -> Path:
+    return teacher_file.with_name(f"{teacher_file.stem}-views-{config_key(asdict(views))}.npz")
+
+
+def _fewer_views(teacher_file: Path, views: ViewSettings, order: dict[str, int]
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The largest cached set of fewer views with the same seed and settings (its views
+    are the first ones of ``views``), if there is one."""
+    for count in range(views.count - 1, 0, -1):
+        path = _views_file(teacher_file, replace(views, count=count))
+        got = _read_cache(path, order, ["views", "view_teacher"]) if path.is_file() else None
+        if got is not None:
+            return got[0], got[1]
+    return None
+
+
 def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec: ChipSpec,
                *, detector: str = "hog", teacher: str | None = None, workers: int = 1,
                use_cache: bool = True, progress: bool = True,
@@ -312,8 +339,7 @@ def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec:
     chips_file, teacher_file = _cache_files(paths, spec, detector, teacher)
     views_file = None
     if teacher_file is not None and views is not None and views.count > 0:
-        views_file = teacher_file.with_name(f"{teacher_file.stem}-views-"
-                                            f"{config_key(asdict(views))}.npz")
+        views_file = _views_file(teacher_file, views)
     order = {str(Path(p).resolve()): i for i, p in enumerate(paths)}
     got = _read_cache(chips_file, order, ["chips", "found"]) if use_cache else None
     got_t = (_read_cache(teacher_file, order, ["teacher", "teacher_flip"])
@@ -339,9 +365,11 @@ def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec:
     if teacher_model is not None:
         t, tf = teacher_embeddings(outs[1], teacher_model, progress=progress)
         if views_file is not None and views is not None:
+            made = (_fewer_views(teacher_file, views, order)
+                    if use_cache and teacher_file is not None else None)
             v, vt = teacher_views(outs[0], outs[1], teacher_model, views.count, views.seed,
                                   crop=views.crop, rotate=views.rotate, colour=views.colour,
-                                  progress=progress)
+                                  progress=progress, made=made)
     if use_cache:
         _write_cache(chips_file, paths, chips=outs[0], found=found)
         if teacher_file is not None and t is not None and tf is not None:

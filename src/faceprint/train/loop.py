@@ -10,7 +10,9 @@ nothing is chosen on it). Checkpoints: ``last.pt`` every epoch, ``best.pt`` when
 validation AUC improves; early stopping after ``patience`` epochs without
 improvement.
 
-Reproducibility: weights are initialised from ``seed``; each epoch's batches and
+Reproducibility: weights are initialised from ``seed`` (or, with ``init``, copied
+from another run's checkpoint: a warm start, which then trains with this run's own
+schedule and data); each epoch's batches and
 augmentations come from a generator seeded with ``(seed, epoch)``, and the learning
 rate is a function of the step, so a run resumed from ``last.pt`` continues exactly
 as the uninterrupted run would (on the same device and thread count).
@@ -102,6 +104,7 @@ class TrainConfig:
     workers: int = 1
     tensorboard: str | None = None
     progress: bool = True
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -303,6 +306,8 @@ class Trainer:
             raise DataError("no identity has two or more images: nothing to learn from")
         torch.manual_seed(config.seed)
         self.net = build_net(config.net).to(self.device)
+        if config.init:
+            self._warm_start(config.init)
         self.heads = nn.ModuleDict()
         if config.loss == "arcface":
             self.heads["arcface"] = ArcFaceHead(config.net.dim, len(train.names),
@@ -340,6 +345,17 @@ class Trainer:
         self.threshold: float | None = None
         self.seconds = 0.0
         self.out = Path(config.out)
+
+    def _warm_start(self, path: str) -> None:
+        """Start from the network weights of another run's checkpoint (the same
+        network: architecture, size, width, depth and embedding length)."""
+        state = load_checkpoint(path)
+        theirs = NetConfig(**state["net_config"])
+        if theirs != self.config.net:
+            raise FaceprintError(f"{path}: its network ({theirs}) is not this run's "
+                                 f"({self.config.net}); --init needs the same network")
+        self.net.load_state_dict(state["model"])
+        self.log(f"network weights from {path} (its epoch {state['epoch']})")
 
     # -- checkpoints --------------------------------------------------------------
     def state(self) -> dict[str, Any]:
