@@ -62,7 +62,7 @@ CLASSICAL_CHIP = ChipSpec(size=CHIP_SIZE, method="dlib5", padding=CHIP_PADDING)
 
 #: chi-square distance at or below which two LBP descriptors are the same person:
 #: the accuracy-maximising threshold on LFW View 1 pairsDevTrain (2,200 pairs,
-#: default mtcnn detector; 70.2 % there), printed by
+#: mtcnn detector, then the default; 70.2 % there), printed by
 #: ``python benchmarks/calibrate_classical.py``. View 2 was never used.
 LBP_THRESHOLD = 116.61
 #: LBP's chip side (pixels), sampling radius (pixels) and grid (cells per side)
