@@ -97,7 +97,7 @@ def test_tiles_cover_the_image_and_overlap() -> None:
 def test_models_load_on_first_use_not_at_creation() -> None:
     code = ("import sys; from faceprint.models import create_detector; "
             "import faceprint.detectors.blazeface as b; create_detector('blazeface'); "
-            "assert not b._networks and 'cv2' not in sys.modules, 'loaded too early'")
+            "assert not b.loaded_networks() and 'cv2' not in sys.modules, 'loaded too early'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -275,3 +275,23 @@ def test_onet_refinement_matches_mtcnn_boxes_on_lfw(lfw_dir: Path) -> None:
         assert h and m, name
         ious.append(max(f.box.iou(m[0].box) for f in h))
     assert len(ious) >= 50 and np.median(ious) > 0.88 and np.percentile(ious, 10) > 0.75, ious
+
+
+def test_each_thread_runs_its_own_network() -> None:
+    """Threads detecting at once do not queue for one interpreter: each has its own,
+    kept for its later calls."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from faceprint.detectors.blazeface import _network
+
+    both_running = threading.Barrier(2, timeout=30)  # two tasks, so two threads
+
+    def nets() -> tuple[object, object]:
+        both_running.wait()
+        return _network("short"), _network("short")
+
+    with ThreadPoolExecutor(2) as pool:
+        (a1, a2), (b1, b2) = (f.result() for f in [pool.submit(nets), pool.submit(nets)])
+    assert a1 is a2 and b1 is b2 and a1 is not b1
+    assert _network("short") is _network("short") and _network("short") not in (a1, b1)

@@ -337,7 +337,8 @@ class _Network:
         """Raw outputs for ``batch`` ``(B, S, S, 3)`` float32 in ``[-1, 1]``:
         logits ``(B, N)`` and regressors ``(B, N, 16)`` (input pixels)."""
         n = len(self.anchors)
-        with self.lock:  # one network must not run in two threads at once
+        with self.lock:  # one network must not run in two threads at once (:func:`_network`
+            # gives each thread its own; the lock guards a network handed elsewhere)
             if self.engine == "litert":  # the graph takes one image per call
                 scores = np.empty((len(batch), n), np.float32)
                 regs = np.empty((len(batch), n, 16), np.float32)
@@ -353,20 +354,28 @@ class _Network:
         return scores.reshape(len(batch), n), regs.reshape(len(batch), n, 16)
 
 
-_networks: dict[tuple[str, str], _Network] = {}
-_networks_lock = threading.Lock()
+#: the networks loaded by each thread: one LiteRT interpreter or OpenCV Net runs one
+#: image at a time, so threads that detect at once each get their own copy (a few
+#: hundred KB) instead of queueing for a shared one
+_per_thread = threading.local()
 
 
 def _network(model: str, engine: Engine = "auto") -> _Network:
-    """The network for ``model`` ("short" or "full") on ``engine``, loaded on first use."""
+    """This thread's network for ``model`` ("short" or "full") on ``engine``,
+    loaded on first use."""
     key = (model, resolve_engine(engine))
-    net = _networks.get(key)
+    nets: dict[tuple[str, str], _Network] | None = getattr(_per_thread, "nets", None)
+    if nets is None:
+        nets = _per_thread.nets = {}
+    net = nets.get(key)
     if net is None:
-        with _networks_lock:
-            net = _networks.get(key)
-            if net is None:
-                net = _networks[key] = _Network(SPECS[model], key[1])
+        net = nets[key] = _Network(SPECS[model], key[1])
     return net
+
+
+def loaded_networks() -> int:
+    """How many networks this thread has loaded (for tests)."""
+    return len(getattr(_per_thread, "nets", {}))
 
 
 @dataclass(frozen=True, slots=True)
