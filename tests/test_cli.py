@@ -180,4 +180,6 @@ def test_info_reports_models_and_engine() -> None:
                                         else "opencv")
     human = ok(run("info")).stdout
     assert "engine: ONNX Runtime" in human and "dlib-mmod" in human
+    assert info["providers"]["onnxruntime"] and isinstance(info["providers"]["gpu_present"], bool)
+    assert "NVIDIA GPU " in human
     assert "BlazeFace on " in human

@@ -292,3 +292,65 @@ def test_mmod_takes_grayscale_and_rejects_other_arrays(astronaut: np.ndarray,
     with pytest.raises(ImageError):
         onnx_mmod.detect(astronaut.astype(np.float32))
     assert onnx_mmod.detect(np.zeros((3, 3, 3), np.uint8)) == []
+
+
+# --------------------------------------------------------------------------- providers
+
+
+class _AsIfOnCuda:
+    """A real CPU session that reports CUDA first: run_batches then takes its CUDA path
+    (padding to fixed batch sizes, one session per size), whose arithmetic is the CPU's.
+    The GPU itself is checked by benchmarks/gpu_check.py on a machine that has one."""
+
+    def __init__(self, session: object) -> None:
+        self.session = session
+
+    def get_providers(self) -> list[str]:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    def run(self, names: object, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(names, feed)  # type: ignore[attr-defined]
+
+
+def test_cuda_batches_are_padded_to_fixed_sizes_without_changing_a_result(
+        astronaut: np.ndarray, onnx_resnet: OnnxResnet) -> None:
+    from faceprint.dlibdnn.runtime import CUDA_BATCH_SIZES, run_batches
+
+    rng = np.random.default_rng(0)
+    chip = astronaut[100:250, 150:300]
+    chips = np.stack([np.roll(chip, int(s), axis=1) for s in rng.integers(0, 40, 37)])
+    plain = onnx_resnet(chips)
+    seen: list[int | None] = []
+
+    def session_for(size: int | None) -> _AsIfOnCuda:
+        seen.append(size)
+        return _AsIfOnCuda(onnx_resnet.session)
+
+    sizes = []
+    for batch_size in (16, 5):
+        seen.clear()
+        padded = run_batches(session_for, "chips", chips, batch_size)
+        np.testing.assert_allclose(padded, plain, atol=1e-5)
+        sizes.append([s for s in seen if s is not None])
+    assert sizes[0] == [16, 16, 16]  # 37 = 16 + 16 + 5, the last padded to 16
+    assert sizes[1] == [5] * 7 + [4]  # 37 = 7 x 5 + 2, the last padded to 4
+    assert set(CUDA_BATCH_SIZES) >= {1, 4, 16}
+
+
+def test_auto_warns_when_a_gpu_is_present_but_onnxruntime_has_no_cuda(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime as ort
+
+    from faceprint.dlibdnn import runtime
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has the CUDA provider")
+    assert runtime.resolve_providers("auto") == ["CPUExecutionProvider"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not runtime.gpu_present()
+    # as on a machine with an NVIDIA driver (seen by benchmarks/gpu_check.py on an H200)
+    monkeypatch.setattr(runtime, "gpu_present", lambda: True)
+    with pytest.warns(RuntimeWarning, match="NVIDIA GPU is present but this onnxruntime"):
+        assert runtime.resolve_providers("auto") == ["CPUExecutionProvider"]
+    with pytest.warns(RuntimeWarning, match="CUDAExecutionProvider was requested"):
+        assert runtime.resolve_providers("cuda") == ["CPUExecutionProvider"]

@@ -140,9 +140,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"faceprint {info['faceprint']} on Python {info['python']} ({info['platform']})")
     print("packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items()))
-    print(f"engine: ONNX Runtime, providers {', '.join(info['providers']['chosen'])} "
+    print(f"engine: ONNX Runtime {info['providers']['onnxruntime']}, providers "
+          f"{', '.join(info['providers']['chosen'])} "
           f"(available: {', '.join(info['providers']['available'])}); "
-          f"{info['threads']} threads; BlazeFace on "
+          f"{info['threads']} threads; NVIDIA GPU "
+          f"{'present' if info['providers']['gpu_present'] else 'not seen'}; BlazeFace on "
           f"{'LiteRT' if info['blazeface_engine'] == 'litert' else 'OpenCV DNN'}")
     print(f"defaults: detector {info['defaults']['detector']}, "
           f"embedder {info['defaults']['embedder']}")

@@ -38,7 +38,7 @@ def collect() -> dict[str, Any]:
 
     from .cache import cache_dir
     from .detectors.blazeface import resolve_engine
-    from .dlibdnn.runtime import default_threads, resolve_providers
+    from .dlibdnn.runtime import default_threads, gpu_present, resolve_providers
 
     models: dict[str, dict[str, Any]] = {}
     for key, wf in WEIGHTS.items():
@@ -61,8 +61,10 @@ def collect() -> dict[str, Any]:
         "platform": f"{platform.system()} {platform.machine()}",
         "executable": sys.executable,
         "packages": {name: v for name in PACKAGES if (v := _version(name))},
-        "providers": {"available": list(ort.get_available_providers()),
-                      "chosen": resolve_providers("auto")},
+        "providers": {"onnxruntime": ort.__version__,
+                      "available": list(ort.get_available_providers()),
+                      "chosen": resolve_providers("auto"),
+                      "gpu_present": gpu_present()},
         "threads": default_threads(),
         "blazeface_engine": resolve_engine("auto"),
         "defaults": {"detector": DEFAULT_DETECTOR, "embedder": DEFAULT_EMBEDDER},

@@ -4,15 +4,25 @@ Sessions are created on first use and shared per process (one per model file, th
 count and provider list).  Execution providers are chosen automatically: CUDA when
 ``onnxruntime-gpu`` is installed and a device answers, else the CPU; a warning
 (:func:`warnings.warn`, ``RuntimeWarning``) says so when CUDA was asked for, or was
-expected because ``onnxruntime-gpu`` is installed, but could not be used.
+expected because ``onnxruntime-gpu`` is installed, but could not be used, and when an
+NVIDIA GPU is present but the installed ``onnxruntime`` has no CUDA provider.
+
+On CUDA, the libraries that ``pip install onnxruntime-gpu[cuda,cudnn]`` brings are
+loaded first (``onnxruntime.preload_dlls``), and TensorFloat-32 is switched off
+(:data:`CUDA_OPTIONS`) so that the GPU's results match the CPU's to float32 precision
+rather than to TF32's ten-bit mantissa; cuDNN picks convolution algorithms by its
+heuristics instead of timing them anew for every batch size, and every session sees one
+batch size only (:func:`run_batches`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +33,25 @@ from ..errors import ImageError, ModelError, UnknownNameError
 if TYPE_CHECKING:
     from .reader import DlibNet
 
-__all__ = ["OnnxMmod", "OnnxResnet", "default_threads", "onnx_model_path", "resolve_providers"]
+__all__ = ["CUDA_BATCH_SIZES", "CUDA_OPTIONS", "OnnxMmod", "OnnxResnet", "default_threads",
+           "gpu_present", "onnx_model_path", "open_session", "resolve_providers",
+           "run_batches"]
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 KEYS = ("dlib-resnet", "dlib-mmod")
+#: options of ONNX Runtime's CUDA provider: plain float32 arithmetic (no TF32), and
+#: cuDNN's heuristic choice of convolution algorithm: the default exhaustive search
+#: ran again whenever the batch size changed (0.3-1.2 s each time on an H200), which
+#: made a stream of varying batches slower on the GPU than on the CPU
+CUDA_OPTIONS = {"use_tf32": "0", "cudnn_conv_algo_search": "HEURISTIC"}
+#: on CUDA, batches are padded to one of these sizes (or to the batch size), each size
+#: run by a session of its own: the CUDA provider sets its convolutions up again at
+#: every change of input shape (50-250 ms a time on an H200, even with heuristics), so
+#: a stream of batches of varying sizes through one session ran slower than the CPU
+CUDA_BATCH_SIZES = (1, 4, 16, 64)
 
-_sessions: dict[tuple[str, int, tuple[str, ...]], Any] = {}
+_sessions: dict[tuple[str, int, tuple[str, ...], int | None], Any] = {}
 _sessions_lock = threading.Lock()
 
 
@@ -57,6 +79,16 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def gpu_present() -> bool:
+    """Whether this machine shows an NVIDIA GPU (its driver's device file or ``/proc``
+    entry) that ``CUDA_VISIBLE_DEVICES`` does not hide."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return Path("/dev/nvidia0").exists() or (gpus.is_dir() and any(gpus.iterdir()))
+
+
 def resolve_providers(requested: str | Sequence[str] | None) -> list[str]:
     """ONNX Runtime execution providers for ``requested``: ``None`` or ``"auto"`` (CUDA
     if available, else CPU), ``"cpu"``, ``"cuda"``, or a list of provider names.
@@ -67,6 +99,11 @@ def resolve_providers(requested: str | Sequence[str] | None) -> list[str]:
     available = ort.get_available_providers()
     if requested is None or requested == "auto":
         wanted = [CUDA, CPU] if CUDA in available else [CPU]
+        if CUDA not in available and gpu_present():
+            warnings.warn("an NVIDIA GPU is present but this onnxruntime has no CUDA "
+                          "provider (install onnxruntime-gpu[cuda,cudnn] in place of "
+                          "onnxruntime to use it); running on the CPU", RuntimeWarning,
+                          stacklevel=3)
     elif requested == "cpu":
         wanted = [CPU]
     elif requested == "cuda":
@@ -92,8 +129,30 @@ def resolve_providers(requested: str | Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def _session(path: Path, threads: int, providers: list[str]) -> Any:
-    key = (str(path), threads, tuple(providers))
+_preloaded = False
+
+
+def _preload_cuda(ort: Any) -> None:
+    """Load the CUDA and cuDNN libraries of the ``nvidia-*`` pip packages, once, so
+    that the CUDA provider finds them without ``LD_LIBRARY_PATH`` (onnxruntime 1.21+;
+    a failure here shows up as the CPU fallback warning of :func:`open_session`)."""
+    global _preloaded
+    if _preloaded:
+        return
+    _preloaded = True
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+            preload()
+
+
+def open_session(path: Path, threads: int, providers: list[str],
+                 batch: int | None = None) -> Any:
+    """The process-wide ONNX Runtime session of ``path`` for this thread count and
+    provider list (and, on CUDA, for batches of size ``batch`` alone: see
+    :func:`run_batches`); created once; ModelError when the file cannot be loaded.
+    Warns when CUDA was among ``providers`` but the session could not use it."""
+    key = (str(Path(path).resolve()), threads, tuple(providers), batch)
     with _sessions_lock:
         session = _sessions.get(key)
         if session is not None:
@@ -106,8 +165,12 @@ def _session(path: Path, threads: int, providers: list[str]) -> Any:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        with_options: list[Any] = [(name, CUDA_OPTIONS) if name == CUDA else name
+                                   for name in providers]
+        if CUDA in providers:
+            _preload_cuda(ort)
         try:
-            session = ort.InferenceSession(str(path), options, providers=providers)
+            session = ort.InferenceSession(str(path), options, providers=with_options)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"ONNX Runtime cannot load {path}: {exc}") from exc
         if CUDA in providers and CUDA not in session.get_providers():
@@ -116,6 +179,33 @@ def _session(path: Path, threads: int, providers: list[str]) -> Any:
                           stacklevel=3)
         _sessions[key] = session
         return session
+
+
+def run_batches(session_for: Callable[[int | None], Any], feed: str, x: np.ndarray,
+                batch_size: int, prepare: Callable[[np.ndarray], np.ndarray] | None = None
+                ) -> np.ndarray:
+    """The network's first output for the rows of ``x``, run ``batch_size`` rows at a
+    time (each batch passed through ``prepare`` first, when given).
+
+    ``session_for(None)`` is the model's session. When it runs on CUDA, each batch is
+    padded with zeros to the next of :data:`CUDA_BATCH_SIZES` (or to ``batch_size``)
+    and run by ``session_for(size)``, that size's own session, and the padding's rows
+    are dropped. Rows do not affect one another, so the padding changes no result.
+    """
+    on_cuda = session_for(None).get_providers()[0] == CUDA
+    sizes = sorted({b for b in CUDA_BATCH_SIZES if b < batch_size} | {batch_size})
+    outs = []
+    for start in range(0, len(x), batch_size):
+        part = x[start:start + batch_size]
+        part = np.ascontiguousarray(prepare(part) if prepare is not None else part)
+        if on_cuda:
+            size = next(b for b in sizes if b >= len(part))
+            padded = np.zeros((size, *part.shape[1:]), part.dtype)
+            padded[:len(part)] = part
+            outs.append(session_for(size).run(None, {feed: padded})[0][:len(part)])
+        else:
+            outs.append(session_for(None).run(None, {feed: part})[0])
+    return np.concatenate(outs) if outs else np.empty((0,), np.float32)
 
 
 class _OnnxModel:
@@ -132,32 +222,44 @@ class _OnnxModel:
         self._requested_providers = providers
         self._model_path = Path(model_path) if model_path is not None else None
         self._session: Any = None
+        self._providers: list[str] = []
+        self._path: Path | None = None
         self._lock = threading.Lock()
 
     @property
     def session(self) -> Any:
         """The ``onnxruntime.InferenceSession`` (created on first use)."""
+        return self.session_for(None)
+
+    def session_for(self, batch: int | None) -> Any:
+        """The session (``batch`` None), or on CUDA the session for batches of size
+        ``batch`` alone (see :func:`run_batches`)."""
         if self._session is None:
             with self._lock:
                 if self._session is None:
-                    providers = resolve_providers(self._requested_providers)
+                    self._providers = resolve_providers(self._requested_providers)
                     path = self._model_path
                     if path is None:
                         path = onnx_model_path(self.key)
                         try:
-                            self._session = _session(path, self.intra_op_num_threads,
-                                                     providers)
+                            self._session = open_session(path, self.intra_op_num_threads,
+                                                         self._providers)
                         except ModelError:
                             # a damaged cache file: convert again once
                             from ..models import weight_path
                             from .cache import convert_cached
 
                             path = convert_cached(weight_path(self.key), refresh=True)
-                            self._session = _session(path, self.intra_op_num_threads,
-                                                     providers)
+                            self._session = open_session(path, self.intra_op_num_threads,
+                                                         self._providers)
                     else:
-                        self._session = _session(path, self.intra_op_num_threads, providers)
-        return self._session
+                        self._session = open_session(path, self.intra_op_num_threads,
+                                                     self._providers)
+                    self._path = path
+        if batch is None:
+            return self._session
+        assert self._path is not None
+        return open_session(self._path, self.intra_op_num_threads, self._providers, batch)
 
     @property
     def providers(self) -> list[str]:
@@ -209,12 +311,10 @@ class OnnxResnet(_OnnxModel):
         if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (rows, cols, 3):
             raise ImageError(f"face chips must be uint8 RGB arrays of shape (N, {rows}, "
                              f"{cols}, 3); got {chips.dtype} {chips.shape}")
-        out = np.empty((chips.shape[0], self.dim), np.float32)
-        session = self.session
-        for start in range(0, chips.shape[0], self.batch_size):
-            batch = np.ascontiguousarray(chips[start:start + self.batch_size])
-            out[start:start + len(batch)] = session.run(None, {"chips": batch})[0]
-        return out
+        if len(chips) == 0:
+            return np.empty((0, self.dim), np.float32)
+        return run_batches(self.session_for, "chips", chips, self.batch_size
+                           ).astype(np.float32, copy=False)
 
 
 Detection = tuple[tuple[float, float, float, float], float]

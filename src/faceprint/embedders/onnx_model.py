@@ -21,9 +21,8 @@ L2-normalised here (they already are for faceprint's exports).
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -100,8 +99,6 @@ class OnnxEmbedder:
     """
 
     normalized = True
-    _sessions: ClassVar[dict[tuple[str, int, tuple[str, ...]], Any]] = {}
-    _lock = threading.Lock()
 
     def __init__(self, path: str | Path, threads: int | None = None,
                  providers: str | None = None, batch_size: int = 64) -> None:
@@ -126,26 +123,18 @@ class OnnxEmbedder:
     @property
     def session(self) -> Any:
         """The ONNX Runtime session (shared per file, thread count and providers)."""
-        if self._session is None:
-            key = (str(self.path.resolve()), self.threads, tuple(self._providers))
-            with self._lock:
-                session = self._sessions.get(key)
-                if session is None:
-                    import onnxruntime as ort
+        return self.session_for(None)
 
-                    options = ort.SessionOptions()
-                    options.intra_op_num_threads = self.threads
-                    options.inter_op_num_threads = 1
-                    options.log_severity_level = 3
-                    try:
-                        session = ort.InferenceSession(str(self.path), options,
-                                                       providers=self._providers)
-                    except Exception as exc:
-                        raise ModelError(f"ONNX Runtime cannot load {self.path}: {exc}") \
-                            from None
-                    self._sessions[key] = session
-                self._session = session
-        return self._session
+    def session_for(self, batch: int | None) -> Any:
+        """The session, or on CUDA the session for batches of size ``batch`` alone
+        (:func:`faceprint.dlibdnn.runtime.run_batches`)."""
+        from ..dlibdnn.runtime import open_session
+
+        if batch is None:
+            if self._session is None:
+                self._session = open_session(self.path, self.threads, self._providers)
+            return self._session
+        return open_session(self.path, self.threads, self._providers, batch)
 
     @property
     def providers(self) -> list[str]:
@@ -158,15 +147,18 @@ class OnnxEmbedder:
         if chips.ndim != 4 or chips.shape[1:] != (s, s, 3) or chips.dtype != np.uint8:
             raise ImageError(f"{self.name} takes (N, {s}, {s}, 3) uint8 chips, got "
                              f"{chips.shape} {chips.dtype}")
-        session = self.session
-        input_name = session.get_inputs()[0].name
-        out = np.empty((len(chips), self.dim), np.float32)
-        for start in range(0, len(chips), self.batch_size):
-            batch = chips[start:start + self.batch_size].transpose(0, 3, 1, 2)
-            x = (batch.astype(np.float32) * self._scale - self._mean) / self._std
-            y = session.run(None, {input_name: np.ascontiguousarray(x, np.float32)})[0]
-            out[start:start + len(batch)] = l2_normalize(y)
-        return out
+        from ..dlibdnn.runtime import run_batches
+
+        if len(chips) == 0:
+            return np.empty((0, self.dim), np.float32)
+
+        def prepare(batch: np.ndarray) -> np.ndarray:
+            x = (batch.transpose(0, 3, 1, 2).astype(np.float32) * self._scale - self._mean)
+            return (x / self._std).astype(np.float32, copy=False)
+
+        y = run_batches(self.session_for, self.session.get_inputs()[0].name, chips,
+                        self.batch_size, prepare)
+        return l2_normalize(y).astype(np.float32, copy=False)
 
 
 def small_model_path() -> Path:
