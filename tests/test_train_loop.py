@@ -267,3 +267,16 @@ def test_a_warm_start_begins_from_the_checkpoint_weights(faces: FaceSet,
     with pytest.raises(FaceprintError, match="needs the same network"):
         Trainer(config(tmp_path / "d", init=str(tmp_path / "a" / "last.pt"),
                        net=replace(NET, width=0.5)), data, log=lambda _: None)
+
+
+def test_device_cuda_without_a_gpu_warns_and_trains_on_the_cpu() -> None:
+    from faceprint.errors import FaceprintError
+    from faceprint.train.loop import pick_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    assert pick_device("auto").type == "cpu"
+    with pytest.warns(RuntimeWarning, match="PyTorch sees no CUDA GPU"):
+        assert pick_device("cuda").type == "cpu"
+    with pytest.raises(FaceprintError, match="unknown device"):
+        pick_device("gpu0")

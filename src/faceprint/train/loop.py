@@ -25,6 +25,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -136,10 +137,20 @@ class TrainConfig:
 
 
 def pick_device(name: str) -> torch.device:
-    """``"auto"``: the CUDA GPU when one is present, else the CPU."""
+    """``"auto"``: the CUDA GPU when one is present, else the CPU. ``"cuda"`` (or
+    ``"cuda:N"``) without a usable GPU falls back to the CPU with a warning."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise FaceprintError(f"unknown device {name!r}; choose auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(f"--device {name}: PyTorch sees no CUDA GPU (torch "
+                      f"{torch.__version__}); training on the CPU", RuntimeWarning,
+                      stacklevel=2)
+        return torch.device("cpu")
+    return device
 
 
 def to_input(chips: np.ndarray, device: torch.device) -> torch.Tensor:
