@@ -50,7 +50,7 @@ format: $(VENV)/.test
 	$(PY) -m ruff check --fix src tests benchmarks
 
 eval-lfw: $(VENV)/.core
-	$(VENV)/bin/faceprint eval lfw --data ../shared/data/lfw --json build/lfw-hog.json --plot build/lfw-hog.png
+	$(VENV)/bin/faceprint eval lfw --data ../shared/data/lfw --json build/lfw-default.json --plot build/lfw-default.png
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
