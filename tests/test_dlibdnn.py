@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 from faceprint.dlibdnn import OnnxMmod, OnnxResnet, onnx_model_path  # noqa: E402
 from faceprint.dlibdnn.cache import CACHE_ENV, convert_cached  # noqa: E402
 from faceprint.dlibdnn.reader import Conv, Fc, LossMetric, LossMmod, read_dlib_net  # noqa: E402
-from faceprint.registry import weight_path  # noqa: E402
+from faceprint.weights import weight_path  # noqa: E402
 
 #: largest accepted difference between an ONNX and a dlib descriptor element
 DESCRIPTOR_TOL = 1e-4
