@@ -273,8 +273,7 @@ def evaluate_detector(name: str, truth: dict[Path, list[Box]], *, min_iou: float
     for img, p in zip(images, paths):
         faces = curve_detector.detect(img)
         scored += match_scored([(f.box, f.score) for f in faces], truth[p], min_iou)
-        to_dlib = getattr(curve_detector, "to_dlib_box", lambda b: b)
-        scored_dlib += match_scored([(to_dlib(f.box), f.score) for f in faces], truth[p],
+        scored_dlib += match_scored([(f.dlib_box(), f.score) for f in faces], truth[p],
                                     min_iou)
     n_truth = sum(len(v) for v in truth.values())
     precision, recall, ap = precision_recall(scored, n_truth)
