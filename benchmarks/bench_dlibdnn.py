@@ -36,7 +36,7 @@ from functools import partial
 import numpy as np
 
 from faceprint.dlibdnn import OnnxMmod, OnnxResnet, onnx_model_path
-from faceprint.models import weight_path
+from faceprint.weights import weight_path
 
 RESNET_GOAL_MS = 15.0
 MMOD_GOAL_SPEEDUP = 5.0

@@ -30,7 +30,7 @@ def main() -> int:
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
     from faceprint.embedders.onnx_model import OnnxEmbedder
-    from faceprint.models import create_embedder
+    from faceprint.registry import create_embedder
     from faceprint.train.data import cut_chips
 
     images = sorted(Path(args.data, "images").glob("*/*.jpg"))

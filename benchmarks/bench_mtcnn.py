@@ -61,7 +61,7 @@ def recorded_inputs(images: list[np.ndarray]) -> dict[str, list[list[np.ndarray]
 def time_networks(inputs: dict[str, list[list[np.ndarray]]], repeats: int) -> None:
     from faceprint._torchfile import load_state_dict
     from faceprint.detectors import mtcnn
-    from faceprint.models import weight_path
+    from faceprint.weights import weight_path
 
     count = len(next(iter(inputs.values())))
     print(f"{'network':8} {'PRelu op ms/img':>16} {'relu+min ms/img':>16} {'speed-up':>9} "

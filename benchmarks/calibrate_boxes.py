@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from faceprint.image import load_image
-from faceprint.models import create_detector
+from faceprint.registry import create_detector
 from faceprint.types import Box
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -64,8 +64,9 @@ def prepare(args: argparse.Namespace) -> int:
     import cv2
 
     from faceprint.align import ChipSpec
-    from faceprint.models import create_embedder, weight_path
+    from faceprint.registry import create_embedder
     from faceprint.train.data import cut_chips, load_faces, read_people, scan_identities
+    from faceprint.weights import weight_path
 
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,16 +220,9 @@ def onnx(args: argparse.Namespace) -> int:
     import cv2
     import onnxruntime as ort
 
-    from faceprint.dlibdnn.runtime import (
-        CUDA,
-        CUDA_OPTIONS,
-        OnnxMmod,
-        OnnxResnet,
-        gpu_present,
-        onnx_model_path,
-        resolve_providers,
-    )
+    from faceprint.dlibdnn.networks import OnnxMmod, OnnxResnet, onnx_model_path
     from faceprint.embedders.onnx_model import FaceprintSmallEmbedder
+    from faceprint.runtime import CUDA, CUDA_OPTIONS, gpu_present, resolve_providers
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -327,7 +321,7 @@ def onnx(args: argparse.Namespace) -> int:
               f"{r['ms_cpu']:.1f} ms on the CPU, {r['ms_gpu']:.1f} ms on the GPU", flush=True)
     # the fallback: the GPU hidden from a fresh process
     probe = ("import warnings; warnings.simplefilter('always');"
-             "from faceprint.dlibdnn.runtime import OnnxResnet;"
+             "from faceprint.dlibdnn.networks import OnnxResnet;"
              "print('providers:', OnnxResnet(providers='auto').providers)")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env=dict(os.environ, CUDA_VISIBLE_DEVICES=""))
@@ -354,8 +348,9 @@ def onnx_profile(args: argparse.Namespace) -> int:
     import cv2
     import onnxruntime as ort
 
-    from faceprint.dlibdnn.runtime import CUDA, CUDA_OPTIONS, onnx_model_path
+    from faceprint.dlibdnn.networks import onnx_model_path
     from faceprint.embedders.onnx_model import small_model_path
+    from faceprint.runtime import CUDA, CUDA_OPTIONS
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -419,7 +414,7 @@ def cpu_onnxruntime(args: argparse.Namespace) -> int:
     """On a GPU machine whose onnxruntime has no CUDA provider: faceprint must warn."""
     import onnxruntime as ort
 
-    from faceprint.dlibdnn.runtime import gpu_present, resolve_providers
+    from faceprint.runtime import gpu_present, resolve_providers
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -27,7 +27,7 @@ _detector = None
 def _init(name: str) -> None:
     global _detector
     os.environ["FACEPRINT_THREADS"] = "1"
-    from faceprint.models import create_detector
+    from faceprint.registry import create_detector
 
     _detector = create_detector(name, landmarks=False)
 

@@ -20,7 +20,7 @@ from faceprint.align import (
     landmark_chips,
     similarity_transform,
 )
-from faceprint.models import create_detector
+from faceprint.registry import create_detector
 
 
 def test_similarity_transform_recovers_a_known_transform() -> None:

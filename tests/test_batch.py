@@ -12,8 +12,8 @@ import pytest
 
 from faceprint.batch import close_workers, embed_many, worker_pids
 from faceprint.errors import FaceprintError
-from faceprint.models import create_detector
 from faceprint.pipeline import Pipeline
+from faceprint.registry import create_detector
 
 
 @pytest.fixture(scope="module")

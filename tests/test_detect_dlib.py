@@ -11,7 +11,7 @@ import pytest
 
 from faceprint import UnknownNameError, load_image
 from faceprint.eval.detection import match_boxes, read_dlib_xml
-from faceprint.models import create_detector
+from faceprint.registry import create_detector
 from faceprint.types import Box
 
 

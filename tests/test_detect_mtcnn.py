@@ -21,12 +21,13 @@ from faceprint._torchfile import MAGIC_NUMBER, PROTOCOL_VERSION, load_state_dict
 from faceprint.detectors.mtcnn import MtcnnDetector, nms, pyramid_scales
 from faceprint.errors import ModelError
 from faceprint.eval.detection import match_boxes, read_dlib_xml
-from faceprint.models import create_detector, weight_path
+from faceprint.registry import create_detector
 from faceprint.types import Box
+from faceprint.weights import weight_path
 
 # Golden values, from:
 #   python -c "import numpy as np; from skimage import data; \
-#     from faceprint.models import create_detector; \
+#     from faceprint.registry import create_detector; \
 #     f = create_detector('mtcnn').detect(np.ascontiguousarray(data.astronaut()))[0]; \
 #     print(f.box, f.score, f.landmarks.as_list(2))"
 # (onnxruntime 1.32.0, onnx 1.23.2, numpy 2.4.6, facenet-pytorch 2.6.0 weights)
@@ -224,7 +225,7 @@ def test_nms_union_and_min_modes() -> None:
 
 
 def test_models_load_on_first_use_not_at_import_or_creation() -> None:
-    code = ("import sys; from faceprint.models import create_detector; "
+    code = ("import sys; from faceprint.registry import create_detector; "
             "import faceprint.detectors.mtcnn as m; d = create_detector('mtcnn'); "
             "assert m._NETS is None, 'built too early'; "
             "assert 'onnxruntime' not in sys.modules and 'onnx' not in sys.modules; "

@@ -22,7 +22,7 @@ pytest.importorskip("onnxruntime")
 from faceprint.dlibdnn import OnnxMmod, OnnxResnet, onnx_model_path  # noqa: E402
 from faceprint.dlibdnn.cache import CACHE_ENV, convert_cached  # noqa: E402
 from faceprint.dlibdnn.reader import Conv, Fc, LossMetric, LossMmod, read_dlib_net  # noqa: E402
-from faceprint.models import weight_path  # noqa: E402
+from faceprint.weights import weight_path  # noqa: E402
 
 #: largest accepted difference between an ONNX and a dlib descriptor element
 DESCRIPTOR_TOL = 1e-4
@@ -314,7 +314,7 @@ class _AsIfOnCuda:
 
 def test_cuda_batches_are_padded_to_fixed_sizes_without_changing_a_result(
         astronaut: np.ndarray, onnx_resnet: OnnxResnet) -> None:
-    from faceprint.dlibdnn.runtime import CUDA_BATCH_SIZES, run_batches
+    from faceprint.runtime import CUDA_BATCH_SIZES, run_batches
 
     rng = np.random.default_rng(0)
     chip = astronaut[100:250, 150:300]
@@ -341,7 +341,7 @@ def test_auto_warns_when_a_gpu_is_present_but_onnxruntime_has_no_cuda(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import onnxruntime as ort
 
-    from faceprint.dlibdnn import runtime
+    from faceprint.runtime import onnxrt as runtime
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime has the CUDA provider")

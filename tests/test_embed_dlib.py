@@ -11,7 +11,7 @@ import pytest
 
 import faceprint
 from faceprint import NoFaceError, Pipeline, load_image
-from faceprint.models import weight_path
+from faceprint.weights import weight_path
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from faceprint.errors import ModelError
-from faceprint.models import create_embedder
 from faceprint.pipeline import Pipeline
+from faceprint.registry import create_embedder
 
 SIZE, DIM = 16, 8
 META = {

@@ -178,7 +178,7 @@ def test_views_perturb_the_student_and_teacher_chips_alike(faces: FaceSet) -> No
     the teacher's embedding of it stays near, but not at, its unaugmented embedding."""
     import cv2
 
-    from faceprint.models import create_embedder
+    from faceprint.registry import create_embedder
     from faceprint.train.data import cut_chips, teacher_views
 
     teacher = create_embedder("dlib-resnet", threads=1)

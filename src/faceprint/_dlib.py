@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .models import weight_path
 from .types import Box
+from .weights import weight_path
 
 _lock = threading.Lock()
 

@@ -153,15 +153,14 @@ def align(image: np.ndarray, faces: list[Face], spec: ChipSpec,
     """Chips ``(N, spec.size, spec.size, 3)`` uint8 for ``faces`` in ``image``.
 
     ``dlib_boxes`` (dlib5 only) are the faces' boxes moved onto dlib's HOG
-    convention; by default each face's detector calibration is applied.
+    convention; by default each face's own calibration is applied
+    (:meth:`faceprint.types.Face.dlib_box`; unchanged for faces of unknown origin).
     """
     if not faces:
         return np.empty((0, spec.size, spec.size, 3), dtype=np.uint8)
     if spec.method == "dlib5":
         if dlib_boxes is None:
-            from .models import dlib_box
-
-            dlib_boxes = [dlib_box(face) for face in faces]
+            dlib_boxes = [face.dlib_box() for face in faces]
         return dlib_chips(image, dlib_boxes, spec.size, spec.padding)
     missing = [i for i, f in enumerate(faces) if f.landmarks is None]
     if missing:

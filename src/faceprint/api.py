@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .image import ImageInput, load_image
-from .models import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
 from .pipeline import Pipeline
+from .registry import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
 from .types import Comparison, Face
 
 __all__ = ["compare", "detect", "embed", "load_image"]

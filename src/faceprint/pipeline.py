@@ -18,7 +18,7 @@ from . import align as _align
 from .distance import paired, pairwise
 from .errors import NoFaceError
 from .image import DEFAULT_MAX_PIXELS, ImageInput, load_image
-from .models import (
+from .registry import (
     DEFAULT_DETECTOR,
     DEFAULT_EMBEDDER,
     check_detector_name,

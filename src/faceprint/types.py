@@ -81,6 +81,13 @@ class Box:
         return Box(self.left * factor, self.top * factor, self.width * factor,
                    self.height * factor)
 
+    def calibrated(self, calibration: tuple[float, float, float, float]) -> Box:
+        """The box moved by a box-relative calibration ``(dx, dy, sx, sy)``:
+        ``left' = left + dx*w``, ``top' = top + dy*h``, ``w' = sx*w``, ``h' = sy*h``."""
+        dx, dy, sx, sy = calibration
+        return Box(self.left + dx * self.width, self.top + dy * self.height,
+                   sx * self.width, sy * self.height)
+
 
 @dataclass(frozen=True, slots=True)
 class Landmarks:
@@ -129,13 +136,28 @@ class Pose:
 
 @dataclass(frozen=True, slots=True)
 class Face:
-    """One detected face."""
+    """One detected face.
+
+    ``detector`` is the registry name of the detector that found it;
+    ``dlib_box_calibration`` is that detector's map of its boxes onto dlib HOG's
+    (see ``detectors.base.BaseDetector``), set by the detector, used by
+    :meth:`dlib_box`; None for a face of unknown origin.
+    """
 
     box: Box
     score: float
     landmarks: Landmarks | None = None
     pose: Pose | None = None
     detector: str = ""
+    dlib_box_calibration: tuple[float, float, float, float] | None = None
+
+    def dlib_box(self) -> Box:
+        """The box moved onto dlib's HOG box convention (on which dlib's shape
+        predictors were trained) with the detector's calibration; unchanged for a
+        face of unknown origin."""
+        if self.dlib_box_calibration is None:
+            return self.box
+        return self.box.calibrated(self.dlib_box_calibration)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON shape used by the CLI and the REST service."""

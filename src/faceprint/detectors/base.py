@@ -120,14 +120,13 @@ class BaseDetector:
             if self.options.landmarks and r.landmarks is not None:
                 landmarks = Landmarks.from_array(r.landmarks)
                 pose = estimate_pose(r.landmarks)
-            faces.append(Face(r.box, float(r.score), landmarks, pose, self.name))
+            faces.append(Face(r.box, float(r.score), landmarks, pose, self.name,
+                              self.dlib_box_calibration))
         return faces
 
     def to_dlib_box(self, box: Box) -> Box:
         """``box`` moved onto dlib's HOG box convention (see the class docstring)."""
-        dx, dy, sx, sy = self.dlib_box_calibration
-        return Box(box.left + dx * box.width, box.top + dy * box.height,
-                   sx * box.width, sy * box.height)
+        return box.calibrated(self.dlib_box_calibration)
 
 
 def _check_image(image: np.ndarray) -> None:

@@ -81,18 +81,16 @@ standard landmarks with dlib's 68-point predictor on the box moved by
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from ..models import weight_path
+from ..runtime.litert import litert_available, litert_interpreter
 from ..types import Box
+from ..weights import weight_path
 from .base import BaseDetector, DetectorOptions, RawFace
 
 ModelName = Literal["short", "full"]
@@ -264,15 +262,6 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
 Engine = Literal["auto", "litert", "opencv"]
 
 
-def litert_available() -> bool:
-    """Whether ai-edge-litert (LiteRT, formerly TensorFlow Lite) can be imported."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def resolve_engine(engine: Engine) -> Literal["litert", "opencv"]:
     """``auto``: LiteRT when installed (its XNNPACK kernels run a 192x192 pass about
     twice as fast as OpenCV's DNN module), else OpenCV."""
@@ -291,24 +280,6 @@ def resolve_engine(engine: Engine) -> Literal["litert", "opencv"]:
     return engine
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """File descriptor 2 points to /dev/null inside the block (native libraries
-    write there directly, past ``sys.stderr``)."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 class _Network:
     """One loaded BlazeFace network with its anchors, run by LiteRT or OpenCV DNN
     (one thread: parallelism comes from running several images at once)."""
@@ -319,11 +290,7 @@ class _Network:
         self.anchors = generate_anchors(spec.anchors)
         path = str(weight_path(spec.weight_key))
         if engine == "litert":
-            from ai_edge_litert.interpreter import Interpreter
-
-            with _native_stderr_silenced():  # LiteRT prints an INFO line on stderr
-                self.net: Any = Interpreter(model_path=path, num_threads=1)
-                self.net.allocate_tensors()
+            self.net: Any = litert_interpreter(path, threads=1)
             self.input = self.net.get_input_details()[0]["index"]
             by_name = {d["name"]: d["index"] for d in self.net.get_output_details()}
             self.outputs = [by_name[name] for name in spec.outputs]

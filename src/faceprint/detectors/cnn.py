@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._dlib import from_rectangle
-from ..models import weight_path
 from ..types import Box
+from ..weights import weight_path
 from .base import BaseDetector, RawFace
 
 

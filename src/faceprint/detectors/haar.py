@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from ..errors import ModelError
 from ..image import to_gray
 from ..types import Box
 from .base import BaseDetector, RawFace
+
+if TYPE_CHECKING:
+    import cv2
 
 
 class HaarDetector(BaseDetector):
@@ -48,7 +51,7 @@ class HaarDetector(BaseDetector):
     _local = threading.local()
 
     @classmethod
-    def _cascade(cls) -> Any:
+    def _cascade(cls) -> cv2.CascadeClassifier:
         model = getattr(cls._local, "model", None)
         if model is None:
             import cv2

@@ -46,13 +46,17 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ..errors import ModelError
 from ..types import Box
+from ..weights import weight_path
 from .base import BaseDetector, RawFace
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 #: pyramid scale step between successive P-Net scales
 SCALE_FACTOR = 0.709
@@ -92,9 +96,9 @@ _ONNX_OPSET = 13
 class _Nets:
     """The three networks as onnxruntime sessions (thread-safe, shared)."""
 
-    pnet: Any
-    rnet: Any
-    onet: Any
+    pnet: InferenceSession
+    rnet: InferenceSession
+    onet: InferenceSession
 
 
 _NETS: _Nets | None = None
@@ -228,18 +232,11 @@ def _onet_graph(state: dict[str, np.ndarray], native_prelu: bool = False) -> byt
     return g.model("mtcnn_onet", 48, [("prob", 2), ("reg", 4), ("points", 10)])
 
 
-def _session(model: bytes) -> Any:
-    """An onnxruntime CPU session for a serialised ONNX model."""
-    import onnxruntime as ort
+def _session(model: bytes) -> InferenceSession:
+    """An onnxruntime CPU session for a serialised ONNX model (idle threads sleep)."""
+    from ..runtime.onnxrt import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = INTRA_OP_THREADS
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
-    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])
+    return cpu_session(model, INTRA_OP_THREADS, spinning=False)
 
 
 def _nets() -> _Nets:
@@ -250,7 +247,6 @@ def _nets() -> _Nets:
         with _NETS_LOCK:
             if _NETS is None:
                 from .._torchfile import load_state_dict
-                from ..models import weight_path
 
                 builders = {"pnet": _pnet_graph, "rnet": _rnet_graph, "onet": _onet_graph}
                 sessions = {}
@@ -267,7 +263,7 @@ def _nets() -> _Nets:
     return _NETS
 
 
-def _forward(session: Any, x: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+def _forward(session: InferenceSession, x: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
     """Run a network on the ``(N, 3, H, W)`` float32 batch ``x``; named outputs in order."""
     result: list[np.ndarray] = session.run(list(outputs), {"image": x})
     return result

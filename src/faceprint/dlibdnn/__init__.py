@@ -17,6 +17,7 @@ first use.
 
 from __future__ import annotations
 
-from .runtime import OnnxMmod, OnnxResnet, default_threads, onnx_model_path, resolve_providers
+from ..runtime.onnxrt import default_threads, resolve_providers
+from .networks import OnnxMmod, OnnxResnet, onnx_model_path
 
 __all__ = ["OnnxMmod", "OnnxResnet", "default_threads", "onnx_model_path", "resolve_providers"]

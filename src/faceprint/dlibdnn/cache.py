@@ -12,14 +12,14 @@ end with a complete, identical file.  Nothing converted is ever shipped or commi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import threading
-from functools import lru_cache
 from pathlib import Path
 
+from .. import cache as _cache
 from ..errors import ModelError
+from ..weights import file_sha256
 
 __all__ = [
     "CACHE_ENV",
@@ -33,38 +33,21 @@ __all__ = [
 #: bump when the conversion changes in a way that changes the .onnx file
 CONVERTER_VERSION = 1
 #: environment variable that overrides the cache folder
-CACHE_ENV = "FACEPRINT_CACHE_DIR"
+CACHE_ENV = _cache.CACHE_ENV
 
 _lock = threading.Lock()
 
 
 def cache_dir() -> Path:
     """The folder converted models are kept in (not created here)."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        base = Path(override).expanduser()
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_cache_dir("faceprint"))
-    return base / "dlibdnn"
-
-
-@lru_cache(maxsize=64)
-def _sha256(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return _cache.cache_dir("dlibdnn", create=False)
 
 
 def source_sha256(source: Path) -> str:
     """Hex SHA-256 of ``source`` (remembered while its size and mtime do not change)."""
     path = Path(source).resolve()
     try:
-        st = path.stat()
-        return _sha256(path, st.st_size, st.st_mtime_ns)
+        return file_sha256(path)
     except OSError as exc:
         raise ModelError(f"cannot read dlib network file {path}: {exc}") from exc
 

@@ -1,6 +1,6 @@
 """Face embedders: aligned chips in, fixed-length vectors out.
 
-Create them by name with :func:`faceprint.models.create_embedder`; :mod:`.base`
+Create them by name with :func:`faceprint.registry.create_embedder`; :mod:`.base`
 defines the protocol every embedder follows.
 """
 

@@ -47,7 +47,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -174,6 +174,9 @@ def lda_axes(z: np.ndarray, labels: np.ndarray, k: int, ridge: float = 1e-3) -> 
     return axes
 
 
+_S = TypeVar("_S", bound="SubspaceEmbedder")
+
+
 class SubspaceEmbedder:
     """What Eigenfaces and Fisherfaces share: a linear projection of the chip's
     normalised pixels, fitted on training chips, saved to and loaded from
@@ -204,8 +207,8 @@ class SubspaceEmbedder:
 
     # -- construction ----------------------------------------------------------------
     @classmethod
-    def _from_arrays(cls, mean: np.ndarray, projection: np.ndarray, info: dict[str, Any]
-                     ) -> Any:
+    def _from_arrays(cls: type[_S], mean: np.ndarray, projection: np.ndarray,
+                     info: dict[str, Any]) -> _S:
         self = cls.__new__(cls)
         self.mean = np.asarray(mean, dtype=np.float32)
         self.projection = np.asarray(projection, dtype=np.float32)

@@ -31,8 +31,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..align import ChipSpec
-from ..models import weight_path
 from ..types import Metric
+from ..weights import weight_path
 
 #: plain L2, calibrated on LFW pairsDevTrain (see the module docstring)
 THRESHOLD = 0.6130

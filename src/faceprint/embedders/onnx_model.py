@@ -21,15 +21,26 @@ L2-normalised here (they already are for faceprint's exports).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ..align import ChipSpec
 from ..errors import ImageError, ModelError
+from ..runtime.onnxrt import (
+    default_threads,
+    model_metadata,
+    open_session,
+    resolve_providers,
+    run_batches,
+)
 from ..types import Metric
 from .base import l2_normalize
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 METADATA_FORMAT = "1"
 REQUIRED = ("faceprint.dim", "faceprint.metric", "faceprint.threshold", "faceprint.chip",
@@ -41,21 +52,25 @@ SMALL_MODEL = "faceprint-small.onnx"
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The ``metadata_props`` of an ONNX file (ModelError when it cannot be read)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(f"{p}: ONNX model file not found")
-    import onnxruntime as ort
-
-    try:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise ModelError(f"{p}: not a readable ONNX model ({exc})") from None
-    return dict(session.get_modelmeta().custom_metadata_map)
+    return model_metadata(path)
 
 
-def parse_metadata(meta: dict[str, str], where: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ModelMetadata:
+    """The typed fields of faceprint's ONNX metadata (see the module docstring)."""
+
+    name: str
+    dim: int
+    metric: Metric
+    threshold: float
+    chip: ChipSpec
+    scale: float
+    mean: np.ndarray  # (1, 3, 1, 1) float32
+    std: np.ndarray  # (1, 3, 1, 1) float32
+    calibration: Any  # JSON: where the threshold comes from (None when not given)
+
+
+def parse_metadata(meta: dict[str, str], where: str) -> ModelMetadata:
     """The typed fields of faceprint's ONNX metadata; ModelError names what is missing."""
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
@@ -74,17 +89,17 @@ def parse_metadata(meta: dict[str, str], where: str) -> dict[str, Any]:
             raise ValueError(f"metric {metric!r} is not one of {', '.join(METRICS)}")
         if norm.get("layout", "NCHW") != "NCHW" or norm.get("channels", "RGB") != "RGB":
             raise ValueError("only NCHW RGB input is supported")
-        return {
-            "name": meta.get("faceprint.name", "onnx"),
-            "dim": int(meta["faceprint.dim"]),
-            "metric": metric,
-            "threshold": float(meta["faceprint.threshold"]),
-            "chip": spec,
-            "scale": float(norm.get("scale", 1.0 / 255.0)),
-            "mean": np.asarray(norm["mean"], np.float32).reshape(1, 3, 1, 1),
-            "std": np.asarray(norm["std"], np.float32).reshape(1, 3, 1, 1),
-            "calibration": json.loads(meta.get("faceprint.calibration", "null")),
-        }
+        return ModelMetadata(
+            name=meta.get("faceprint.name", "onnx"),
+            dim=int(meta["faceprint.dim"]),
+            metric=cast("Metric", metric),
+            threshold=float(meta["faceprint.threshold"]),
+            chip=spec,
+            scale=float(norm.get("scale", 1.0 / 255.0)),
+            mean=np.asarray(norm["mean"], np.float32).reshape(1, 3, 1, 1),
+            std=np.asarray(norm["std"], np.float32).reshape(1, 3, 1, 1),
+            calibration=json.loads(meta.get("faceprint.calibration", "null")),
+        )
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelError(f"{where}: faceprint metadata is malformed ({exc})") from None
 
@@ -98,38 +113,36 @@ class OnnxEmbedder:
     batch_size: chips per ONNX Runtime call.
     """
 
+    #: the name when the model's metadata gives none (``faceprint.name`` does)
+    name: str = "onnx"
     normalized = True
 
     def __init__(self, path: str | Path, threads: int | None = None,
                  providers: str | None = None, batch_size: int = 64) -> None:
-        from ..dlibdnn.runtime import default_threads, resolve_providers
-
         self.path = Path(path)
         info = parse_metadata(read_metadata(self.path), str(self.path))
-        self.name: str = info["name"]
-        self.dim: int = info["dim"]
-        self.metric: Metric = info["metric"]
-        self.threshold: float = info["threshold"]
-        self.chip: ChipSpec = info["chip"]
-        self.calibration: Any = info["calibration"]
-        self._scale: float = info["scale"]
-        self._mean: np.ndarray = info["mean"]
-        self._std: np.ndarray = info["std"]
+        self.name = info.name
+        self.dim: int = info.dim
+        self.metric: Metric = info.metric
+        self.threshold: float = info.threshold
+        self.chip: ChipSpec = info.chip
+        self.calibration: Any = info.calibration
+        self._scale: float = info.scale
+        self._mean: np.ndarray = info.mean
+        self._std: np.ndarray = info.std
         self.batch_size = batch_size
         self.threads = threads or default_threads()
         self._providers = resolve_providers(providers)
-        self._session: Any = None
+        self._session: InferenceSession | None = None
 
     @property
-    def session(self) -> Any:
+    def session(self) -> InferenceSession:
         """The ONNX Runtime session (shared per file, thread count and providers)."""
         return self.session_for(None)
 
-    def session_for(self, batch: int | None) -> Any:
+    def session_for(self, batch: int | None) -> InferenceSession:
         """The session, or on CUDA the session for batches of size ``batch`` alone
-        (:func:`faceprint.dlibdnn.runtime.run_batches`)."""
-        from ..dlibdnn.runtime import open_session
-
+        (:func:`faceprint.runtime.run_batches`)."""
         if batch is None:
             if self._session is None:
                 self._session = open_session(self.path, self.threads, self._providers)
@@ -147,8 +160,6 @@ class OnnxEmbedder:
         if chips.ndim != 4 or chips.shape[1:] != (s, s, 3) or chips.dtype != np.uint8:
             raise ImageError(f"{self.name} takes (N, {s}, {s}, 3) uint8 chips, got "
                              f"{chips.shape} {chips.dtype}")
-        from ..dlibdnn.runtime import run_batches
-
         if len(chips) == 0:
             return np.empty((0, self.dim), np.float32)
 
@@ -169,6 +180,8 @@ def small_model_path() -> Path:
 class FaceprintSmallEmbedder(OnnxEmbedder):
     """``faceprint-small``: the distilled MobileFaceNet-style model shipped in the
     package (see docs/training.md for how it was trained and what it scores)."""
+
+    name = "faceprint-small"
 
     def __init__(self, threads: int | None = None, providers: str | None = None,
                  batch_size: int = 64) -> None:

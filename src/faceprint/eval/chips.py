@@ -22,12 +22,32 @@ import numpy as np
 from ..align import ChipSpec
 from ..cache import cache_dir, config_key
 from ..errors import FaceprintError
-from ..models import DEFAULT_DETECTOR, detector_defaults
+from ..registry import DEFAULT_DETECTOR, detector_calibration, detector_defaults
 from ..types import Box, Face, Landmarks
 from .degrade import Degradation
 
 #: bump when the way faces or chips are computed changes, to invalidate caches
 CHIP_CACHE_VERSION = 1
+#: LFW's centred crop on a 250 x 250 image, as fractions of width and height
+CENTRE_BOX = (67 / 250, 80 / 250, 109 / 250, 108 / 250)
+
+
+def centre_face(image: np.ndarray) -> Face:
+    """The fallback face: LFW's centred crop, with landmarks from dlib's 68-point model."""
+    from ..detectors.pose import estimate_pose
+    from ..detectors.shape import landmarks_from_shape
+
+    h, w = image.shape[:2]
+    fx, fy, fw, fh = CENTRE_BOX
+    box = Box(fx * w, fy * h, fw * w, fh * h)
+    points = landmarks_from_shape(image, [box])[0]
+    return Face(box, 0.0, Landmarks.from_array(points), estimate_pose(points), "centre-crop")
+
+
+def central(faces: Sequence[Face], width: int, height: int) -> Face:
+    """The face whose box centre is nearest the image centre."""
+    cx, cy = width / 2.0, height / 2.0
+    return min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +105,7 @@ def _init_face_worker(config: FaceConfig, threads: int) -> None:
     global _detector, _degrade
     os.environ["FACEPRINT_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from ..models import create_detector
+    from ..registry import create_detector
 
     options = dict(config.detector_options)
     options["landmarks"] = config.landmarks
@@ -102,8 +122,6 @@ def load_for_eval(path: str, degrade: Degradation | None) -> np.ndarray:
 
 
 def _locate_one(path: str) -> tuple[str, Face | None, bool, str | None]:
-    from .lfw import central, centre_face
-
     try:
         image = load_for_eval(path, _degrade)
         faces = _detector.detect(image)
@@ -166,7 +184,8 @@ def _load_faces(path: Path, into: FaceSet) -> None:
             for p, b, s, m, d, f in zip(z["paths"], z["boxes"], z["scores"], z["landmarks"],
                                         z["detectors"], z["found"]):
                 marks = None if np.isnan(m).any() else Landmarks.from_array(m)
-                into.faces[str(p)] = Face(Box(*map(float, b)), float(s), marks, None, str(d))
+                into.faces[str(p)] = Face(Box(*map(float, b)), float(s), marks, None, str(d),
+                                          detector_calibration(str(d)))
                 into.found[str(p)] = bool(f)
     except (OSError, ValueError, KeyError):
         into.faces.clear()

@@ -27,6 +27,13 @@ from ..cli import (
     embedder_options,
 )
 from ..errors import DataError, FaceprintError
+from ..registry import (
+    DEFAULT_EMBEDDER,
+    default_detectors,
+    default_embedders,
+    list_embedders,
+    robustness_embedders,
+)
 
 
 # -- argument helpers ----------------------------------------------------------------
@@ -52,7 +59,7 @@ def _names(text: str) -> list[str]:
 
 
 def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[Any]:
-    from ..models import check_embedder_name
+    from ..registry import check_embedder_name
     from .lfw import PipelineConfig
 
     out = []
@@ -301,11 +308,11 @@ def cmd_identify(args: argparse.Namespace) -> int:
 
 # -- eval detection ------------------------------------------------------------------
 def cmd_detection(args: argparse.Namespace) -> int:
-    from ..models import list_detectors
+    from ..registry import list_detectors
     from ..viz import plot_curves
     from .detection import benchmark, read_annotations
 
-    detectors = _names(args.detectors) if args.detectors else list_detectors()
+    detectors = _names(args.detectors) if args.detectors else default_detectors()
     known = list_detectors()
     for d in detectors:
         if d not in known:
@@ -414,8 +421,8 @@ def _add_lfw_args(p: argparse.ArgumentParser, embedder_help: str | None = None) 
                 action.help = embedder_help
 
 
-MULTI = ("one name or several, comma-separated (dlib-resnet, eigenfaces, fisherfaces, lbp, "
-         "NAME:MODEL); default dlib-resnet")
+MULTI = (f"one name or several, comma-separated ({', '.join(list_embedders())}, "
+         f"NAME:MODEL); default {DEFAULT_EMBEDDER}")
 
 
 def _add_identify_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -501,7 +508,8 @@ def add_parsers(sub: Any) -> None:
                    help="folder FDDB image names are relative to (default: the list's)")
     e.add_argument("--negatives", nargs="+", metavar="IMG",
                    help="images with no face (every detection is a false positive)")
-    e.add_argument("--detectors", metavar="LIST", help="comma-separated (default: all)")
+    e.add_argument("--detectors", metavar="LIST",
+                   help=f"comma-separated (default {','.join(default_detectors())})")
     e.add_argument("--iou", type=float, default=0.5, help="IoU for a match (default 0.5)")
     e.add_argument("--repeats", type=int, default=1,
                    help="time the best of N passes (default 1)")
@@ -519,13 +527,14 @@ def add_parsers(sub: Any) -> None:
     e = esub.add_parser("report", help="every benchmark in one Markdown + HTML report")
     e.add_argument("out_dir", metavar="OUT_DIR")
     _add_lfw_args(e, "methods for the history table and identification (default "
-                     "eigenfaces,fisherfaces,lbp,dlib-resnet)")
+                     f"{','.join(default_embedders())})")
     for action in e._actions:
         if action.dest == "embedder":
-            action.default = "eigenfaces,fisherfaces,lbp,dlib-resnet"
+            action.default = ",".join(default_embedders())
     e.add_argument("--no-flip", action="store_true", help="skip the flip comparison")
-    e.add_argument("--robustness-embedders", default="dlib-resnet", metavar="LIST",
-                   help="methods for the robustness sweeps (default dlib-resnet; '' = none)")
+    e.add_argument("--robustness-embedders", default=",".join(robustness_embedders()),
+                   metavar="LIST", help="methods for the robustness sweeps (default "
+                                        f"{','.join(robustness_embedders())}; '' = none)")
     e.add_argument("--jpeg", default="10,20,30,50,70,90", metavar="LIST",
                    help="JPEG qualities (default 10,20,30,50,70,90; '' = none)")
     e.add_argument("--pixels", default="1600,6400,14400,25600,65536", metavar="LIST",
@@ -536,7 +545,8 @@ def add_parsers(sub: Any) -> None:
                    help="folder with training.xml, testing.xml (and dogs.jpg as a negative)")
     e.add_argument("--annotations", nargs="+", metavar="FILE", help="more annotation files")
     e.add_argument("--negatives", nargs="+", metavar="IMG", help="more face-free images")
-    e.add_argument("--detectors", default="haar,hog,cnn,mtcnn,blazeface,blazeface-onet",
-                   metavar="LIST", help="detectors to compare (default all six)")
+    e.add_argument("--detectors", default=",".join(default_detectors()),
+                   metavar="LIST", help="detectors to compare (default "
+                                        f"{','.join(default_detectors())})")
     e.add_argument("--groups", metavar="CSV", help="identity,group file for the bias section")
     e.set_defaults(func=cmd_report)

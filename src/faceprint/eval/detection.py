@@ -153,11 +153,14 @@ def read_annotations(paths: Sequence[str | Path], images_root: str | Path | None
 
 
 # -- benchmark -----------------------------------------------------------------------
-#: score thresholds low enough to trace each detector's precision-recall curve,
-#: in the detector's own units (its default threshold is its operating point)
-PR_THRESHOLDS: dict[str, float] = {"hog": -0.6, "cnn": -0.8, "mtcnn": 0.3,
-                                   "blazeface": 0.3, "blazeface-onet": 0.3,
-                                   "haar": float("-inf")}
+def pr_thresholds() -> dict[str, float]:
+    """Score thresholds low enough to trace each detector's precision-recall curve,
+    in the detector's own units (its default threshold is its operating point): the
+    registry's ``DetectorEntry.pr_threshold`` of every detector that has one."""
+    from ..registry import DETECTORS
+
+    return {name: e.pr_threshold for name, e in DETECTORS.items()
+            if e.pr_threshold is not None}
 
 
 def match_scored(detections: Sequence[tuple[Box, float]], truths: Sequence[Box],
@@ -235,14 +238,15 @@ def evaluate_detector(name: str, truth: dict[Path, list[Box]], *, min_iou: float
 
     The operating point (precision, recall, face counts, time) uses the detector's
     defaults and ``options``; the PR curve and AP re-run it with the low threshold
-    of :data:`PR_THRESHOLDS`. ``ap_dlib_boxes`` scores the boxes moved onto dlib's
+    of :func:`pr_thresholds`. ``ap_dlib_boxes`` scores the boxes moved onto dlib's
     HOG convention (each detector's ``dlib_box_calibration``), the convention of
     dlib's hand-drawn boxes. Time: wall-clock milliseconds per image of
     ``detect`` (landmarks included), the best of ``repeats`` passes after a
     warm-up image.
     """
-    from ..models import create_detector
+    from ..registry import create_detector
 
+    thresholds = pr_thresholds()
     paths = list(truth)
     images = loaded if loaded is not None else _load_all(paths)
     opts = dict(options or {})
@@ -260,8 +264,8 @@ def evaluate_detector(name: str, truth: dict[Path, list[Box]], *, min_iou: float
         counts = counts + match_boxes([f.box for f in faces], truth[p], min_iou)
         count_ok += len(faces) == len(truth[p])
     low = dict(opts)
-    if name in PR_THRESHOLDS and "threshold" not in opts:
-        low["threshold"] = PR_THRESHOLDS[name]
+    if name in thresholds and "threshold" not in opts:
+        low["threshold"] = thresholds[name]
     low["landmarks"] = False
     curve_detector = create_detector(name, **low)
     scored: list[tuple[float, bool]] = []
@@ -269,8 +273,7 @@ def evaluate_detector(name: str, truth: dict[Path, list[Box]], *, min_iou: float
     for img, p in zip(images, paths):
         faces = curve_detector.detect(img)
         scored += match_scored([(f.box, f.score) for f in faces], truth[p], min_iou)
-        to_dlib = getattr(curve_detector, "to_dlib_box", lambda b: b)
-        scored_dlib += match_scored([(to_dlib(f.box), f.score) for f in faces], truth[p],
+        scored_dlib += match_scored([(f.dlib_box(), f.score) for f in faces], truth[p],
                                     min_iou)
     n_truth = sum(len(v) for v in truth.values())
     precision, recall, ap = precision_recall(scored, n_truth)

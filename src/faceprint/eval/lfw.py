@@ -33,16 +33,13 @@ import numpy as np
 from ..cache import cache_dir, config_key
 from ..distance import paired
 from ..errors import DataError, FaceprintError
-from ..models import DEFAULT_DETECTOR, detector_defaults
-from ..types import Box, Face, Landmarks
-from .chips import FaceConfig
+from ..registry import DEFAULT_DETECTOR, detector_defaults
+from .chips import CENTRE_BOX, FaceConfig, central, centre_face  # noqa: F401 (re-exported)
 from .degrade import Degradation
 from .metrics import KFoldResult, kfold, kfold_models, roc
 
 #: bump when the way embeddings are computed changes, to invalidate caches
 EMBED_CACHE_VERSION = 1
-#: LFW's centred crop on a 250 x 250 image, as fractions of width and height
-CENTRE_BOX = (67 / 250, 80 / 250, 109 / 250, 108 / 250)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,24 +95,6 @@ def images_dir(data: str | Path) -> Path:
 
 def image_path(images: Path, name: str, index: int) -> Path:
     return images / name / f"{name}_{index:04d}.jpg"
-
-
-def centre_face(image: np.ndarray) -> Face:
-    """The fallback face: LFW's centred crop, with landmarks from dlib's 68-point model."""
-    from ..detectors.pose import estimate_pose
-    from ..detectors.shape import landmarks_from_shape
-
-    h, w = image.shape[:2]
-    fx, fy, fw, fh = CENTRE_BOX
-    box = Box(fx * w, fy * h, fw * w, fh * h)
-    points = landmarks_from_shape(image, [box])[0]
-    return Face(box, 0.0, Landmarks.from_array(points), estimate_pose(points), "centre-crop")
-
-
-def central(faces: Sequence[Face], width: int, height: int) -> Face:
-    """The face whose box centre is nearest the image centre."""
-    cx, cy = width / 2.0, height / 2.0
-    return min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,7 +429,7 @@ def evaluate(data: str | Path, config: PipelineConfig, *, pairs_file: str | Path
 
 
 def _protocol_of(embedder: str) -> str:
-    from ..models import split_name
+    from ..registry import split_name
 
     base, arg = split_name(embedder)
     if base == "dlib-resnet":
@@ -464,7 +443,7 @@ def is_classical(embedder: str) -> bool:
     """Whether ``embedder`` (``NAME`` or ``NAME:ARG``) is one of the classical
     methods, evaluated from cached chips."""
     from ..embedders.classical import CLASSICAL
-    from ..models import split_name
+    from ..registry import split_name
 
     return split_name(embedder)[0] in CLASSICAL
 
@@ -539,7 +518,7 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
     degraded when ``config.degrade`` says so; training images never are.
     """
     from ..embedders.classical import FITTED, chip_of, fit_embedder
-    from ..models import create_embedder, split_name
+    from ..registry import create_embedder, split_name
     from .chips import extract_chips
 
     if config.jitter:
@@ -639,7 +618,7 @@ def embed_method(config: PipelineConfig, paths: Sequence[str], *,
     embedder that needs fitting is fitted on ``fit_paths`` (each image's person
     is its folder's name) and never sees ``paths`` while fitting."""
     from ..embedders.classical import FITTED, chip_of, fit_embedder
-    from ..models import create_embedder, split_name
+    from ..registry import create_embedder, split_name
     from .chips import extract_chips
 
     base, arg = split_name(config.embedder)

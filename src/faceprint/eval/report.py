@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..registry import default_detectors, default_embedders, robustness_embedders
 from .degrade import Degradation
 from .lfw import LfwReport, PipelineConfig, evaluate_method
 
@@ -34,15 +35,6 @@ QUOTED: tuple[tuple[str, str, float, str], ...] = (
     ("DeepFace", "Taigman et al. 2014", 97.35, "4.4 M outside images, 3-D alignment"),
     ("FaceNet", "Schroff et al. 2015", 99.63, "200 M outside images"),
 )
-
-#: where each measured method comes from, for the history table
-HISTORY: dict[str, tuple[str, str]] = {
-    "eigenfaces": ("Eigenfaces", "Turk & Pentland 1991"),
-    "fisherfaces": ("Fisherfaces", "Belhumeur et al. 1997"),
-    "lbp": ("LBP histograms", "Ahonen et al. 2004"),
-    "dlib-resnet": ("dlib ResNet-29", "King 2017"),
-}
-
 
 # -- a tiny document model rendered to Markdown and HTML -----------------------------
 @dataclass(slots=True)
@@ -136,11 +128,12 @@ def pm(mean: float, std: float, digits: int = 2) -> str:
 
 
 def method_name(embedder: str) -> str:
-    from ..models import split_name
+    from ..registry import EMBEDDERS, split_name
 
-    base = split_name(embedder)[0]
-    name, paper = HISTORY.get(base, (embedder, ""))
-    return f"{name} ({paper})" if paper else name
+    entry = EMBEDDERS.get(split_name(embedder)[0])
+    if entry is None or not entry.title:
+        return embedder
+    return f"{entry.title} ({entry.reference})" if entry.reference else entry.title
 
 
 # -- options ------------------------------------------------------------------------
@@ -149,23 +142,21 @@ class ReportOptions:
     """What the report runs. Defaults are the full runs of docs/evaluation.md."""
 
     data: Path
-    embedders: list[str] = field(default_factory=lambda: ["eigenfaces", "fisherfaces", "lbp",
-                                                          "dlib-resnet"])
+    embedders: list[str] = field(default_factory=default_embedders)
     detector: str = "hog"
     folds: list[int] | None = None
     pairs_per_fold: int | None = None
     fit_on: str = "folds"
     fit_max_images: int | None = None
     flip: bool = True
-    robustness_embedders: list[str] = field(default_factory=lambda: ["dlib-resnet"])
+    robustness_embedders: list[str] = field(default_factory=robustness_embedders)
     jpeg: list[int] = field(default_factory=lambda: [10, 20, 30, 50, 70, 90])
     pixels: list[int] = field(default_factory=lambda: [1_600, 6_400, 14_400, 25_600,
                                                        65_536])
     identify: Any = None  # IdentifyProtocol; None = its defaults; False = skip
     annotations: list[Path] = field(default_factory=list)
     negatives: list[Path] = field(default_factory=list)
-    detectors: list[str] = field(default_factory=lambda: ["haar", "hog", "cnn", "mtcnn",
-                                                          "blazeface", "blazeface-onet"])
+    detectors: list[str] = field(default_factory=default_detectors)
     groups: Path | None = None
     workers: int = 0
     use_cache: bool = True

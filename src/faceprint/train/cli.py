@@ -84,7 +84,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Add ``train`` and ``export`` to the top-level sub-command group."""
-    from ..models import DEFAULT_DETECTOR, list_detectors
+    from ..registry import DEFAULT_DETECTOR, list_detectors
 
     p = sub.add_parser("train", help="train a face embedding (triplet loss, distillation...)",
                        description="Train a face-embedding network on DIR/NAME/*.jpg "

@@ -145,7 +145,7 @@ _worker: dict[str, Any] = {}
 def _init(detector: str, specs: tuple[ChipSpec, ...], threads: int) -> None:
     os.environ["FACEPRINT_THREADS"] = str(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    from ..models import create_detector
+    from ..registry import create_detector
 
     _worker["detector"] = create_detector(detector)
     _worker["specs"] = specs
@@ -157,14 +157,13 @@ def _cut(path: str) -> tuple[list[np.ndarray] | None, bool, str | None]:
     from ..errors import FaceprintError
     from ..eval.lfw import central, centre_face
     from ..image import load_image
-    from ..models import dlib_box
 
     try:
         image = load_image(path)
         faces = _worker["detector"].detect(image)
         found = bool(faces)
         face = central(faces, image.shape[1], image.shape[0]) if faces else centre_face(image)
-        box = [dlib_box(face)]
+        box = [face.dlib_box()]
         return [align(image, [face], spec, box)[0] for spec in _worker["specs"]], found, None
     except FaceprintError as exc:
         return None, False, f"{path}: {exc}"
@@ -281,7 +280,7 @@ def _cache_files(paths: Sequence[str], spec: ChipSpec, detector: str, teacher: s
                  ) -> tuple[Path, Path | None]:
     """The chips' cache file, and the teacher embeddings' (keyed by the same images,
     detector with its default settings, and chip; plus the teacher)."""
-    from ..models import detector_defaults
+    from ..registry import detector_defaults
 
     key = config_key([CHIP_CACHE_VERSION, sorted(str(Path(p).resolve()) for p in paths),
                       detector, detector_defaults(detector), spec.size, spec.method,
@@ -354,7 +353,7 @@ def load_faces(paths: Sequence[str], labels: np.ndarray, names: list[str], spec:
     specs = [spec]
     teacher_model = None
     if teacher:
-        from ..models import create_embedder
+        from ..registry import create_embedder
 
         options: dict[str, Any] = {"threads": 1} if teacher == "dlib-resnet" else {}
         teacher_model = create_embedder(teacher, **options)
