@@ -53,3 +53,11 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def lfw_people(lfw_dir: Path) -> dict[str, list[Path]]:
+    """Four LFW photos each of Colin Powell and Serena Williams."""
+    img = lfw_dir / "images"
+    return {name: [img / name / f"{name}_{i:04d}.jpg" for i in range(1, 5)]
+            for name in ("Colin_Powell", "Serena_Williams")}

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..cache import cache_dir, config_key
 from ..distance import paired
-from ..errors import DataError, FaceprintError
+from ..errors import DataError, FaceprintError, UsageError
 from ..models import DEFAULT_DETECTOR, detector_defaults
 from ..types import Box, Face, Landmarks
 from .chips import FaceConfig
@@ -543,7 +543,7 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
     from .chips import extract_chips
 
     if config.jitter:
-        raise FaceprintError("--jitter is not supported with the classical embedders")
+        raise UsageError("--jitter is not supported with the classical embedders")
     base, arg = split_name(config.embedder)
     spec = chip_of(base)
     images, pfile, pairs = _load_pairs(data, pairs_file, folds, pairs_per_fold)
