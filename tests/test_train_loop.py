@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import require_module
+
+torch = require_module("torch")
 
 from faceprint.align import ChipSpec  # noqa: E402
 from faceprint.train.data import (  # noqa: E402
