@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from ..types import Box, Face, Landmarks
 from .chips import FaceConfig
 from .degrade import Degradation
 from .metrics import KFoldResult, kfold, kfold_models, roc
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 #: bump when the way embeddings are computed changes, to invalidate caches
 EMBED_CACHE_VERSION = 1
@@ -131,7 +134,7 @@ class PipelineConfig:
     #: degrade every image before the pipeline sees it (robustness sweeps)
     degrade: Degradation | None = None
 
-    def build(self) -> Any:
+    def build(self) -> Pipeline:
         from ..pipeline import Pipeline
 
         return Pipeline(self.detector, self.embedder,
@@ -599,10 +602,11 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
                      paths=list(zip(paths1, paths2)), folds=fold_ids, pair_list=list(pairs))
 
 
-def tqdm_folds(folds: Sequence[int], progress: bool, desc: str) -> Any:
+def tqdm_folds(folds: Sequence[int], progress: bool, desc: str) -> Iterable[int]:
     from tqdm import tqdm
 
-    return tqdm(folds, desc=desc, unit="fold", disable=not progress or len(folds) < 2)
+    bar: Iterable[int] = tqdm(folds, desc=desc, unit="fold", disable=not progress or len(folds) < 2)
+    return bar
 
 
 def evaluate_method(data: str | Path, config: PipelineConfig, *,

@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -51,6 +51,9 @@ from .data import (
 from .losses import MINING, ArcFaceHead, DistillHead, triplet_loss
 from .nets import NORMALISATION, NetConfig, build_net, count_parameters
 from .sampler import PKSampler, ShuffleSampler, augment
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 LOSSES = ("triplet", "distill", "triplet+distill", "arcface")
 CHECKPOINT_FORMAT = 1
@@ -577,7 +580,7 @@ class Trainer:
             w.writeheader()
             w.writerows(self.history)
 
-    def _tensorboard(self) -> Any:
+    def _tensorboard(self) -> SummaryWriter | None:
         if not self.config.tensorboard:
             return None
         try:
