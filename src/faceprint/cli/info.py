@@ -1,4 +1,4 @@
-"""``faceprint info``: versions, models, their sources, hashes and licences, engine."""
+"""``faceprint info``: versions, models, their sources and hashes, engine."""
 
 from __future__ import annotations
 
