@@ -48,6 +48,7 @@ def test_levels_and_errors() -> None:
         Degradation("blur", 3)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # 105 s on the shared 2-core machine (pytest --durations)
 def test_sweep_on_a_subset(lfw_dir: Path) -> None:
     """200 pairs of folds 1-2: JPEG quality 10 and 40 x 40 faces cost accuracy.
     Measured on this subset: see the test's assertion messages."""

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError, UnknownNameError, UsageError
+from ..errors import UnknownNameError, UsageError
 from ._common import (
     add_detector_args,
     add_embedder_args,
@@ -236,11 +236,7 @@ def cmd_detection(args: argparse.Namespace) -> int:
     for d in detectors:
         if d not in known:
             raise UnknownNameError(f"unknown detector {d!r}; choose from {', '.join(known)}")
-    truth = read_annotations(args.annotations, args.images_root)
-    for neg in args.negatives or []:
-        if not Path(neg).is_file():
-            raise DataError(f"{neg}: no such image")
-        truth[Path(neg).resolve()] = []
+    truth = read_annotations(args.annotations, args.images_root, args.negatives or [])
     results = benchmark(detectors, truth, min_iou=args.iou, repeats=args.repeats)
     print(f"{len(truth)} images, {sum(len(v) for v in truth.values())} faces, IoU >= "
           f"{args.iou}")
@@ -286,15 +282,14 @@ def cmd_bias(args: argparse.Namespace) -> int:
 
 # -- eval report ---------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..eval.report import ReportOptions, write_report
+    from ..eval.report import ReportOptions, photos_annotations, write_report
 
     annotations = [Path(a) for a in args.annotations or []]
     negatives = [Path(n) for n in args.negatives or []]
     if args.photos:
-        photos = Path(args.photos)
-        annotations += [photos / "training.xml", photos / "testing.xml"]
-        if (photos / "dogs.jpg").is_file():
-            negatives.append(photos / "dogs.jpg")
+        more, face_free = photos_annotations(args.photos)
+        annotations += more
+        negatives += face_free
     options = ReportOptions(
         data=Path(args.data), embedders=names(args.embedder), detector=args.detector,
         folds=int_list(args.folds, "--folds", True), pairs_per_fold=args.pairs_per_fold,

@@ -172,6 +172,15 @@ class ReportOptions:
     progress: bool = True
 
 
+def photos_annotations(photos: str | Path) -> tuple[list[Path], list[Path]]:
+    """The detection benchmark's files in a folder of hand-boxed photos (the layout
+    of ``../shared/data/photos``): ``training.xml`` and ``testing.xml``, and
+    ``dogs.jpg`` as a face-free image when it is there."""
+    folder = Path(photos)
+    negatives = [folder / "dogs.jpg"] if (folder / "dogs.jpg").is_file() else []
+    return [folder / "training.xml", folder / "testing.xml"], negatives
+
+
 def _lfw_kwargs(o: ReportOptions) -> dict[str, Any]:
     return {"folds": o.folds, "pairs_per_fold": o.pairs_per_fold, "fit_on": o.fit_on,
             "fit_max_images": o.fit_max_images, "workers": o.workers,
@@ -432,9 +441,7 @@ def _detection(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any]) -
     from ..viz import draw_faces, image_grid, plot_curves
     from .detection import benchmark, read_annotations
 
-    truth = read_annotations(o.annotations)
-    for neg in o.negatives:
-        truth[Path(neg).resolve()] = []
+    truth = read_annotations(o.annotations, negatives=o.negatives)
     res = benchmark(o.detectors, truth, progress=o.progress)
     n_faces = sum(len(v) for v in truth.values())
     doc.h("4. Face detection")
