@@ -150,3 +150,13 @@ def test_bad_training_settings_are_usage_errors() -> None:
         TrainConfig(data="d", mining="nope")
     with pytest.raises(UsageError, match="unknown device 'tpu'"):
         pick_device("tpu")
+
+
+@pytest.mark.parametrize("line", ["eval detection --annotations x.xml --detectors hog,nope",
+                                  "eval lfw --data EMPTY --embedder nope"])
+def test_an_unknown_model_name_exits_5_like_detect_does(line: str, workdir: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert run_main(line) == 5
+    [line_out] = capsys.readouterr().err.strip().splitlines()
+    assert line_out.startswith("faceprint: unknown ") and "nope" in line_out
