@@ -84,7 +84,7 @@ def _print_lfw(report: LfwReport, args: argparse.Namespace) -> None:
 
 def cmd_lfw(args: argparse.Namespace) -> int:
     from ..eval.lfw import evaluate_method
-    from ..eval.report import HISTORY_HEADERS, QUOTED, history_rows, method_name
+    from ..eval.report import HISTORY_HEADERS, history_rows, method_name, quoted_results
     from ..viz import plot_roc
 
     reports = []
@@ -101,8 +101,7 @@ def cmd_lfw(args: argparse.Namespace) -> int:
         else:
             write_json(args.json, {
                 "methods": [r.to_dict() for r in reports],
-                "quoted": [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
-                           for n, p, a, s in QUOTED]})
+                "quoted": quoted_results()})
     if args.plot:
         curves = {}
         for r in reports:

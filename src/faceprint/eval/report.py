@@ -172,6 +172,12 @@ class ReportOptions:
     progress: bool = True
 
 
+def quoted_results() -> list[dict[str, object]]:
+    """:data:`QUOTED` as JSON: the published LFW accuracies (a rate, not a percentage)."""
+    return [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
+            for n, p, a, s in QUOTED]
+
+
 def photos_annotations(photos: str | Path) -> tuple[list[Path], list[Path]]:
     """The detection benchmark's files in a folder of hand-boxed photos (the layout
     of ``../shared/data/photos``): ``training.xml`` and ``testing.xml``, and
@@ -281,8 +287,7 @@ def _verification(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any]
           f"threshold about {np.mean(reports[best].result.thresholds):.2f}).")
     doc.img("pairs.png", "pairs of faces with their distance")
     results["verification"] = {e: r.to_dict() for e, r in reports.items()}
-    results["quoted"] = [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
-                         for n, p, a, s in QUOTED]
+    results["quoted"] = quoted_results()
     if o.flip:
         rows = []
         results["flip"] = {}
