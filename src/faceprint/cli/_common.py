@@ -191,7 +191,9 @@ class ImageErrors:
         if self.first is None:
             self.first = exc
         if not self.json_mode:
-            print(f"faceprint: {exc}", file=sys.stderr)
+            from tqdm import tqdm
+
+            tqdm.write(f"faceprint: {exc}", file=sys.stderr)  # above a progress bar
         return {"path": path, "error": str(exc)}
 
     @property
