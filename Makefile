@@ -8,11 +8,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 PIPC   := $(PIP) install --constraint constraints.txt
 
-.PHONY: demo test install install-test lint typecheck format bench eval-lfw clean help
+.PHONY: demo test test-fast install install-test lint typecheck format bench eval-lfw clean help
 
 help:
 	@echo "make demo       create .venv, install, run the demo (enroll + identify)"
 	@echo "make test       install test extras and run the whole test suite"
+	@echo "make test-fast  the same without the tests marked slow (over a minute each)"
 	@echo "make lint       ruff + mypy"
 	@echo "make eval-lfw   the full LFW View 2 evaluation (tens of minutes)"
 	@echo "make bench      benchmarks (see benchmarks/)"
@@ -41,6 +42,11 @@ test: $(VENV)/.test
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.test
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy
+	$(PY) -m pytest -m "not slow"
 
 lint: $(VENV)/.test
 	$(PY) -m ruff check src tests benchmarks

@@ -1,15 +1,21 @@
 """Shared test fixtures.
 
 Tests that need the real face data in ``../shared/data`` ask for the
-``shared_data`` fixture. When that folder is missing they skip with a clear
-message, unless ``FACEPRINT_REQUIRE_DATA=1`` (set by CI), in which case they
-fail: CI must never pass by skipping the tests that matter.
+``shared_data`` fixture (or ``lfw_dir``, ``photos_dir``, :func:`require_data`).
+When that folder is missing they skip with a clear message, unless
+``FACEPRINT_REQUIRE_DATA=1`` (set by CI), in which case they fail: CI must never
+pass by skipping the tests that matter. Tests that need an optional package
+(torch, dlib, onnxruntime) call :func:`require_module` instead of
+``pytest.importorskip``: the same skip, and the same failure under
+``FACEPRINT_REQUIRE_DATA=1``.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -29,6 +35,19 @@ def require_data(*parts: str) -> Path:
             pytest.fail(message + " (FACEPRINT_REQUIRE_DATA=1: required)", pytrace=False)
         pytest.skip(message)
     return path
+
+
+def require_module(name: str) -> ModuleType:
+    """The module ``name`` (torch, dlib, onnxruntime ...), imported; skip the test (or
+    the whole test file, when called at its top) when it is not installed, or fail
+    under FACEPRINT_REQUIRE_DATA=1, as :func:`require_data` does."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        message = f"{name} is not installed ({exc}); install the test and train extras"
+        if os.environ.get("FACEPRINT_REQUIRE_DATA") == "1":
+            pytest.fail(message + " (FACEPRINT_REQUIRE_DATA=1: required)", pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +72,11 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def lfw_people(lfw_dir: Path) -> dict[str, list[Path]]:
+    """Four LFW photos each of Colin Powell and Serena Williams."""
+    img = lfw_dir / "images"
+    return {name: [img / name / f"{name}_{i:04d}.jpg" for i in range(1, 5)]
+            for name in ("Colin_Powell", "Serena_Williams")}

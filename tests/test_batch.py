@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from faceprint.batch import close_workers, embed_many, worker_pids
-from faceprint.errors import FaceprintError
+from faceprint.errors import UsageError
 from faceprint.pipeline import Pipeline
 from faceprint.registry import create_detector
 
@@ -68,5 +68,5 @@ def test_a_pipeline_built_from_objects_uses_threads(folder: list[Path]) -> None:
     assert pipe.recipe() is None
     results = list(embed_many(pipe, folder[:2], workers=2))
     assert worker_pids() == [] and all(len(r.faces) >= 1 for r in results)
-    with pytest.raises(FaceprintError, match="given by name"):
+    with pytest.raises(UsageError, match="given by name"):
         list(embed_many(pipe, folder[:2], workers=2, processes=True))

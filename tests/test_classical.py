@@ -244,4 +244,4 @@ def test_fit_command(lfw_dir: Path, tmp_path: Path) -> None:
     assert 0.0 < model.threshold < 2.0 and model.metric == "cosine"
     proc = subprocess.run([sys.executable, "-m", "faceprint.cli", "eval", "fit", "lbp",
                            "--data", str(lfw_dir)], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "needs no fitting" in proc.stderr
+    assert proc.returncode == 2 and "needs no fitting" in proc.stderr

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_module
 from faceprint.errors import ModelError, UnknownNameError
 
-dlib = pytest.importorskip("dlib")
-pytest.importorskip("onnxruntime")
+dlib = require_module("dlib")
+require_module("onnxruntime")
 
 from faceprint.dlibdnn import OnnxMmod, OnnxResnet, onnx_model_path  # noqa: E402
 from faceprint.dlibdnn.cache import CACHE_ENV, convert_cached  # noqa: E402

@@ -68,6 +68,7 @@ def test_read_pairs_files(lfw_dir: Path) -> None:
     assert len(dev) == 2200 and {p.fold for p in dev} == {0}
 
 
+@pytest.mark.slow  # 95 s on the shared 2-core machine (pytest --durations)
 def test_lfw_two_folds_accuracy_floor(lfw_dir: Path, tmp_path: Path) -> None:
     """The same code as the full run, on folds 1 and 2 (1,200 pairs)."""
     out, plot = tmp_path / "lfw.json", tmp_path / "roc.png"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceprint.errors import FaceprintError
+from faceprint.errors import UsageError
 from faceprint.eval.degrade import FACE_BOX_FRACTION, Degradation, face_pixels, jpeg, parse_levels
 
 
@@ -40,14 +40,15 @@ def test_face_pixels_removes_detail(astronaut: np.ndarray) -> None:
 def test_levels_and_errors() -> None:
     assert parse_levels("jpeg", "10, 90") == [Degradation("jpeg", 10), Degradation("jpeg", 90)]
     assert Degradation("pixels", 1600).label == "1,600 px (40x40)"
-    with pytest.raises(FaceprintError, match="1..100"):
+    with pytest.raises(UsageError, match="1..100"):
         Degradation("jpeg", 0)
-    with pytest.raises(FaceprintError, match="integers"):
+    with pytest.raises(UsageError, match="integers"):
         parse_levels("pixels", "a,b")
-    with pytest.raises(FaceprintError, match="unknown degradation"):
+    with pytest.raises(UsageError, match="unknown degradation"):
         Degradation("blur", 3)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # 105 s on the shared 2-core machine (pytest --durations)
 def test_sweep_on_a_subset(lfw_dir: Path) -> None:
     """200 pairs of folds 1-2: JPEG quality 10 and 40 x 40 faces cost accuracy.
     Measured on this subset: see the test's assertion messages."""

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import require_module
+
+torch = require_module("torch")
 
 from faceprint.align import ChipSpec  # noqa: E402
 from faceprint.train.data import (  # noqa: E402
@@ -152,6 +154,12 @@ def test_export_then_load_gives_the_checkpoint_embeddings(faces: FaceSet,
     assert emb.dim == 64 and emb.metric == "sqeuclidean" and emb.chip.size == SIZE
     assert emb.threshold == pytest.approx(state["threshold"], abs=1e-6)
     assert json.loads(emb.calibration and json.dumps(emb.calibration))["source"]
+    # a checkpoint without a calibrated threshold needs --pairs: a usage error, exit 2
+    state["threshold"] = None
+    torch.save(state, tmp_path / "uncalibrated.pt")
+    assert main(["export", str(tmp_path / "uncalibrated.pt"), str(tmp_path / "u.onnx"),
+                 "--quiet"]) == 2
+    assert not (tmp_path / "u.onnx").exists()
 
 
 def test_without_torch_train_says_how_to_install_it_and_the_core_never_imports_it(
@@ -252,7 +260,7 @@ def test_more_views_reuse_the_cached_fewer_views(faces: FaceSet, tmp_path: Path,
 
 def test_a_warm_start_begins_from_the_checkpoint_weights(faces: FaceSet,
                                                          tmp_path: Path) -> None:
-    from faceprint.errors import FaceprintError
+    from faceprint.errors import UsageError
 
     data = prepared(faces)
     first = Trainer(config(tmp_path / "a", epochs=1), data, log=lambda _: None)
@@ -264,13 +272,13 @@ def test_a_warm_start_begins_from_the_checkpoint_weights(faces: FaceSet,
     assert all(torch.equal(a[k], w[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
     assert warm.epoch == 0 and warm.step == 0  # its own schedule, from the start
-    with pytest.raises(FaceprintError, match="needs the same network"):
+    with pytest.raises(UsageError, match="needs the same network"):
         Trainer(config(tmp_path / "d", init=str(tmp_path / "a" / "last.pt"),
                        net=replace(NET, width=0.5)), data, log=lambda _: None)
 
 
 def test_device_cuda_without_a_gpu_warns_and_trains_on_the_cpu() -> None:
-    from faceprint.errors import FaceprintError
+    from faceprint.errors import UsageError
     from faceprint.train.loop import pick_device
 
     if torch.cuda.is_available():
@@ -278,5 +286,5 @@ def test_device_cuda_without_a_gpu_warns_and_trains_on_the_cpu() -> None:
     assert pick_device("auto").type == "cpu"
     with pytest.warns(RuntimeWarning, match="PyTorch sees no CUDA GPU"):
         assert pick_device("cuda").type == "cpu"
-    with pytest.raises(FaceprintError, match="unknown device"):
+    with pytest.raises(UsageError, match="unknown device"):
         pick_device("gpu0")

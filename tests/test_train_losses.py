@@ -8,7 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import require_module
+
+torch = require_module("torch")
 
 from faceprint.train.losses import (  # noqa: E402
     ArcFaceHead,

@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import FaceprintError
+from .errors import UsageError
 from .types import Box, Face
 
 # dlib's 5-point template in unit chip coordinates, in the predictor's part
@@ -164,8 +164,8 @@ def align(image: np.ndarray, faces: list[Face], spec: ChipSpec,
         return dlib_chips(image, dlib_boxes, spec.size, spec.padding)
     missing = [i for i, f in enumerate(faces) if f.landmarks is None]
     if missing:
-        raise FaceprintError("this embedder aligns on five landmarks; detect with "
-                             "landmarks enabled")
+        raise UsageError("this embedder aligns on five landmarks; detect with "
+                         "landmarks enabled")
     assert spec.template is not None
     return landmark_chips(image, [f.landmarks.as_array() for f in faces if f.landmarks],
                           spec.size, spec.template)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FaceprintError, ImageError
+from .errors import FaceprintError, ImageError, UsageError
 from .pipeline import Pipeline, PipelineRecipe, largest
 from .types import Face
 
@@ -100,8 +100,8 @@ def embed_many(pipe: Pipeline, paths: Sequence[str | Path], *, workers: int = 0,
         processes = workers > 1 and recipe is not None and not _cuda_available()
     if processes:
         if recipe is None:
-            raise FaceprintError("worker processes need a pipeline whose detector and "
-                                 "embedder are given by name")
+            raise UsageError("worker processes need a pipeline whose detector and "
+                             "embedder are given by name")
         yield from _embed_in_processes(recipe, paths, workers, largest_only)
         return
     yield from _embed_in_threads(pipe, paths, workers, batch_size, largest_only)
@@ -288,12 +288,10 @@ def save_embeddings(results: Sequence[ImageResult], out: str | Path, *, embedder
             failed_errors=np.array([f[1] for f in failed], dtype=str),
             embedder=np.array(embedder), detector=np.array(detector), metric=np.array(metric))
     elif p.suffix == ".parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise FaceprintError("writing .parquet needs pyarrow (pip install pyarrow); "
-                                 "or write .npz") from None
+        check_output(p)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pa.table({
             "path": rows_path, "face_index": rows_face,
             "box": pa.array(rows_box, type=pa.list_(pa.float32(), 4)),
@@ -304,5 +302,20 @@ def save_embeddings(results: Sequence[ImageResult], out: str | Path, *, embedder
                                                "metric": metric})
         pq.write_table(table, p)
     else:
-        raise FaceprintError(f"{p}: the output must end in .npz or .parquet")
+        check_output(p)
     return p
+
+
+def check_output(path: str | Path) -> None:
+    """Raise (before any work is done) unless :func:`save_embeddings` can write
+    ``path``: it must end in ``.npz`` or ``.parquet``, and ``.parquet`` needs pyarrow."""
+    p = Path(path)
+    if p.suffix == ".parquet":
+        try:
+            import pyarrow
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise FaceprintError("writing .parquet needs pyarrow (pip install pyarrow); "
+                                 "or write .npz") from None
+    elif p.suffix != ".npz":
+        raise UsageError(f"{p}: the output must end in .npz or .parquet")

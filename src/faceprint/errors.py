@@ -15,6 +15,13 @@ class FaceprintError(Exception):
     exit_code: int = 1
 
 
+class UsageError(FaceprintError):
+    """The command or function was called wrongly: a missing or malformed option, a
+    value out of range, options that do not go together."""
+
+    exit_code = 2
+
+
 class ImageError(FaceprintError):
     """A file or buffer could not be read as an image (missing, truncated, not an image,
     too many pixels)."""

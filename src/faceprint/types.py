@@ -196,6 +196,11 @@ class Match:
     person_id: int
     face_id: int
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: the distance rounded to 4 decimals, as the CLI prints it."""
+        return {"name": self.name, "distance": round(float(self.distance), 4),
+                "person_id": self.person_id, "face_id": self.face_id}
+
 
 @dataclass(frozen=True, slots=True)
 class Identification:
@@ -225,6 +230,18 @@ class Identification:
         best = self.best
         return None if best is None else best.distance
 
+    def to_dict(self, candidates: bool = True) -> dict[str, object]:
+        """JSON-ready: the face's box ``[left, top, width, height]``, the name (None:
+        unknown), the best distance (4 decimals; None with an empty gallery), the
+        threshold and metric, and (``candidates``) every candidate, nearest first."""
+        out: dict[str, object] = {
+            "box": self.face.box.as_list(), "name": self.name,
+            "distance": None if self.distance is None else round(float(self.distance), 4),
+            "threshold": round(float(self.threshold), 4), "metric": self.metric}
+        if candidates:
+            out["candidates"] = [m.to_dict() for m in self.candidates]
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -234,6 +251,11 @@ class Person:
     name: str
     metadata: dict[str, object] = field(default_factory=dict)
     face_count: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready; ``faces`` is the number of enrolled faces."""
+        return {"id": self.id, "name": self.name, "faces": self.face_count,
+                "metadata": dict(self.metadata)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +268,12 @@ class StoredFace:
     source: str | None
     box: Box | None
     created: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready; ``box`` is ``[left, top, width, height]`` (None when not stored)."""
+        return {"id": self.id, "person_id": self.person_id, "embedder": self.embedder,
+                "source": self.source, "box": self.box.as_list() if self.box else None,
+                "created": self.created}
 
 
 @dataclass(frozen=True, slots=True, eq=False)

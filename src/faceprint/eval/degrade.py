@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import FaceprintError
+from ..errors import UsageError
 
 #: LFW's centred face box (109 x 108 on 250 x 250) as a fraction of the image's area
 FACE_BOX_FRACTION = (109 * 108) / (250 * 250)
@@ -45,12 +45,12 @@ class Degradation:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise FaceprintError(f"unknown degradation {self.kind!r}; choose one of "
-                                 f"{', '.join(KINDS)}")
+            raise UsageError(f"unknown degradation {self.kind!r}; choose one of "
+                             f"{', '.join(KINDS)}")
         if self.kind == "jpeg" and not 1 <= self.value <= 100:
-            raise FaceprintError(f"JPEG quality must be 1..100, got {self.value}")
+            raise UsageError(f"JPEG quality must be 1..100, got {self.value}")
         if self.kind == "pixels" and self.value < 16:
-            raise FaceprintError(f"a face needs at least 16 pixels, got {self.value}")
+            raise UsageError(f"a face needs at least 16 pixels, got {self.value}")
 
     @property
     def label(self) -> str:
@@ -99,5 +99,5 @@ def parse_levels(kind: Kind, text: str) -> list[Degradation]:
     try:
         values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise FaceprintError(f"--{kind} takes integers like 10,20,30; got {text!r}") from None
+        raise UsageError(f"--{kind} takes integers like 10,20,30; got {text!r}") from None
     return [Degradation(kind, v) for v in values]

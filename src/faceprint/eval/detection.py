@@ -135,10 +135,11 @@ def read_fddb(path: str | Path, images_root: str | Path | None = None,
     return out
 
 
-def read_annotations(paths: Sequence[str | Path], images_root: str | Path | None = None
-                     ) -> dict[Path, list[Box]]:
+def read_annotations(paths: Sequence[str | Path], images_root: str | Path | None = None,
+                     negatives: Sequence[str | Path] = ()) -> dict[Path, list[Box]]:
     """Truth boxes from several files: ``.xml`` files are read as dlib/imglab XML,
-    anything else as an FDDB ellipse list. Images must exist."""
+    anything else as an FDDB ellipse list; ``negatives`` are images with no face
+    (every detection on them is a false positive). Images must exist."""
     out: dict[Path, list[Box]] = {}
     for path in paths:
         p = Path(path)
@@ -149,6 +150,10 @@ def read_annotations(paths: Sequence[str | Path], images_root: str | Path | None
     missing = [str(p) for p in out if not p.is_file()]
     if missing:
         raise DataError(f"{len(missing)} annotated images are missing, e.g. {missing[0]}")
+    for neg in negatives:
+        if not Path(neg).is_file():
+            raise DataError(f"{neg}: no such image")
+        out[Path(neg).resolve()] = []
     return out
 
 

@@ -26,17 +26,20 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..cache import cache_dir, config_key
 from ..distance import paired
-from ..errors import DataError, FaceprintError
+from ..errors import DataError, FaceprintError, UsageError
 from ..registry import DEFAULT_DETECTOR, detector_defaults
 from .chips import CENTRE_BOX, FaceConfig, central, centre_face  # noqa: F401 (re-exported)
 from .degrade import Degradation
 from .metrics import KFoldResult, kfold, kfold_models, roc
+
+if TYPE_CHECKING:
+    from ..pipeline import Pipeline
 
 #: bump when the way embeddings are computed changes, to invalidate caches
 EMBED_CACHE_VERSION = 1
@@ -110,7 +113,7 @@ class PipelineConfig:
     #: degrade every image before the pipeline sees it (robustness sweeps)
     degrade: Degradation | None = None
 
-    def build(self) -> Any:
+    def build(self) -> Pipeline:
         from ..pipeline import Pipeline
 
         return Pipeline(self.detector, self.embedder,
@@ -522,7 +525,7 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
     from .chips import extract_chips
 
     if config.jitter:
-        raise FaceprintError("--jitter is not supported with the classical embedders")
+        raise UsageError("--jitter is not supported with the classical embedders")
     base, arg = split_name(config.embedder)
     spec = chip_of(base)
     images, pfile, pairs = _load_pairs(data, pairs_file, folds, pairs_per_fold)
@@ -578,10 +581,11 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
                      paths=list(zip(paths1, paths2)), folds=fold_ids, pair_list=list(pairs))
 
 
-def tqdm_folds(folds: Sequence[int], progress: bool, desc: str) -> Any:
+def tqdm_folds(folds: Sequence[int], progress: bool, desc: str) -> Iterable[int]:
     from tqdm import tqdm
 
-    return tqdm(folds, desc=desc, unit="fold", disable=not progress or len(folds) < 2)
+    bar: Iterable[int] = tqdm(folds, desc=desc, unit="fold", disable=not progress or len(folds) < 2)
+    return bar
 
 
 def evaluate_method(data: str | Path, config: PipelineConfig, *,

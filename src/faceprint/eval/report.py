@@ -163,6 +163,21 @@ class ReportOptions:
     progress: bool = True
 
 
+def quoted_results() -> list[dict[str, object]]:
+    """:data:`QUOTED` as JSON: the published LFW accuracies (a rate, not a percentage)."""
+    return [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
+            for n, p, a, s in QUOTED]
+
+
+def photos_annotations(photos: str | Path) -> tuple[list[Path], list[Path]]:
+    """The detection benchmark's files in a folder of hand-boxed photos (the layout
+    of ``../shared/data/photos``): ``training.xml`` and ``testing.xml``, and
+    ``dogs.jpg`` as a face-free image when it is there."""
+    folder = Path(photos)
+    negatives = [folder / "dogs.jpg"] if (folder / "dogs.jpg").is_file() else []
+    return [folder / "training.xml", folder / "testing.xml"], negatives
+
+
 def _lfw_kwargs(o: ReportOptions) -> dict[str, Any]:
     return {"folds": o.folds, "pairs_per_fold": o.pairs_per_fold, "fit_on": o.fit_on,
             "fit_max_images": o.fit_max_images, "workers": o.workers,
@@ -263,8 +278,7 @@ def _verification(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any]
           f"threshold about {np.mean(reports[best].result.thresholds):.2f}).")
     doc.img("pairs.png", "pairs of faces with their distance")
     results["verification"] = {e: r.to_dict() for e, r in reports.items()}
-    results["quoted"] = [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
-                         for n, p, a, s in QUOTED]
+    results["quoted"] = quoted_results()
     if o.flip:
         rows = []
         results["flip"] = {}
@@ -423,9 +437,7 @@ def _detection(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any]) -
     from ..viz import draw_faces, image_grid, plot_curves
     from .detection import benchmark, read_annotations
 
-    truth = read_annotations(o.annotations)
-    for neg in o.negatives:
-        truth[Path(neg).resolve()] = []
+    truth = read_annotations(o.annotations, negatives=o.negatives)
     res = benchmark(o.detectors, truth, progress=o.progress)
     n_faces = sum(len(v) for v in truth.values())
     doc.h("4. Face detection")

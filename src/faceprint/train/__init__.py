@@ -2,7 +2,7 @@
 ArcFace, distillation from a teacher embedder) and exporting them to ONNX.
 
 Needs PyTorch (the ``train`` extra: ``pip install -c constraints.txt
-'faceprint[train]'``). Only :mod:`faceprint.train.cli` (argument parsing),
+'faceprint[train]'``). Only the commands' parsers (:mod:`faceprint.cli.train`),
 :mod:`faceprint.train.data` and :mod:`faceprint.train.sampler` import without it;
 the rest of faceprint never imports this package.
 """

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import FaceprintError
+from ..errors import FaceprintError, UsageError
 from ..eval.metrics import accuracy, best_threshold
 from .data import lfw_pairs
 from .loop import METRIC, TrainConfig, load_checkpoint, pair_distances, to_input
@@ -106,8 +106,8 @@ def export(checkpoint: str | Path, out: str | Path, *, pairs: str | None = None,
                        "threshold": float(state["threshold"]),
                        "epoch": int(state["best_epoch"])}
     else:
-        raise FaceprintError("the checkpoint holds no calibrated threshold (it was trained "
-                             "without validation pairs); pass --pairs FILE --data DIR")
+        raise UsageError("the checkpoint holds no calibrated threshold (it was trained "
+                         "without validation pairs); pass --pairs FILE --data DIR")
     size = int(state["chip"]["size"])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,14 +29,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..align import ChipSpec
-from ..errors import DataError, FaceprintError
+from ..errors import DataError, FaceprintError, UsageError
 from ..eval.metrics import best_threshold, kfold
 from .data import (
     FaceSet,
@@ -51,6 +51,9 @@ from .data import (
 from .losses import MINING, ArcFaceHead, DistillHead, triplet_loss
 from .nets import NORMALISATION, NetConfig, build_net, count_parameters
 from .sampler import PKSampler, ShuffleSampler, augment
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 LOSSES = ("triplet", "distill", "triplet+distill", "arcface")
 CHECKPOINT_FORMAT = 1
@@ -109,15 +112,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
-            raise FaceprintError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+            raise UsageError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.mining not in MINING:
-            raise FaceprintError(f"unknown mining {self.mining!r}; choose one of "
-                                 f"{', '.join(MINING)}")
+            raise UsageError(f"unknown mining {self.mining!r}; choose one of "
+                             f"{', '.join(MINING)}")
         if "distill" in self.loss and not self.teacher:
-            raise FaceprintError("distillation needs a teacher embedder (--teacher NAME)")
+            raise UsageError("distillation needs a teacher embedder (--teacher NAME)")
         if self.views and self.loss != "distill":
-            raise FaceprintError("--views is for --loss distill (the views carry the "
-                                 "teacher's targets, not identities)")
+            raise UsageError("--views is for --loss distill (the views carry the "
+                             "teacher's targets, not identities)")
 
     @property
     def chip(self) -> ChipSpec:
@@ -144,7 +147,7 @@ def pick_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise FaceprintError(f"unknown device {name!r}; choose auto, cpu or cuda") from None
+        raise UsageError(f"unknown device {name!r}; choose auto, cpu or cuda") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         warnings.warn(f"--device {name}: PyTorch sees no CUDA GPU (torch "
                       f"{torch.__version__}); training on the CPU", RuntimeWarning,
@@ -363,8 +366,8 @@ class Trainer:
         state = load_checkpoint(path)
         theirs = NetConfig(**state["net_config"])
         if theirs != self.config.net:
-            raise FaceprintError(f"{path}: its network ({theirs}) is not this run's "
-                                 f"({self.config.net}); --init needs the same network")
+            raise UsageError(f"{path}: its network ({theirs}) is not this run's "
+                             f"({self.config.net}); --init needs the same network")
         self.net.load_state_dict(state["model"])
         self.log(f"network weights from {path} (its epoch {state['epoch']})")
 
@@ -577,7 +580,7 @@ class Trainer:
             w.writeheader()
             w.writerows(self.history)
 
-    def _tensorboard(self) -> Any:
+    def _tensorboard(self) -> SummaryWriter | None:
         if not self.config.tensorboard:
             return None
         try:

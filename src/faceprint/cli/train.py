@@ -1,5 +1,5 @@
-"""The ``faceprint train`` and ``faceprint export`` commands, registered by
-:mod:`faceprint.cli`. Parsing needs no torch; running them does, and says how to
+"""The ``faceprint train`` and ``faceprint export`` commands (the work is done in
+:mod:`faceprint.train`). Parsing needs no torch; running them does, and says how to
 install it when it is missing."""
 
 from __future__ import annotations
@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..errors import FaceprintError
-from . import TORCH_HINT
+from ..errors import FaceprintError, UsageError
+from ..train import TORCH_HINT
+
+if TYPE_CHECKING:
+    from ._common import Subparsers
 
 
 def _need_torch(command: str) -> None:
@@ -22,16 +25,16 @@ def _need_torch(command: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if not args.resume and not args.data:
+        raise UsageError("faceprint train needs --data DIR (or --resume CHECKPOINT)")
     _need_torch("train")
-    from .loop import TrainConfig, Trainer, resume
-    from .nets import NetConfig
-    from .plot import plot_runs
+    from ..train.loop import TrainConfig, Trainer, resume
+    from ..train.nets import NetConfig
+    from ..train.plot import plot_runs
 
     if args.resume:
         trainer = resume(args.resume, epochs=args.epochs)
     else:
-        if not args.data:
-            raise FaceprintError("faceprint train needs --data DIR (or --resume CHECKPOINT)")
         loss = args.loss
         teacher = args.teacher if "distill" in loss else None
         net = NetConfig(args.net, args.size or (96 if args.net == "nn4small" else 112),
@@ -63,11 +66,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    _need_torch("export")
-    from .export import export
-
     if args.pairs and not args.data:
-        raise FaceprintError("--pairs needs --data DIR (the folder its images are in)")
+        raise UsageError("--pairs needs --data DIR (the folder its images are in)")
+    _need_torch("export")
+    from ..train.export import export
+
     result = export(args.checkpoint, args.out, pairs=args.pairs, data=args.data,
                     name=args.name, progress=not args.quiet)
     cal = json.loads(result.metadata["faceprint.calibration"])
@@ -82,7 +85,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``train`` and ``export`` to the top-level sub-command group."""
     from ..registry import DEFAULT_DETECTOR, list_detectors
 

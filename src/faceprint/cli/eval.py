@@ -1,4 +1,4 @@
-"""The ``faceprint eval ...`` commands (benchmarks), registered by :mod:`faceprint.cli`.
+"""The ``faceprint eval ...`` commands (benchmarks); the work is done in :mod:`faceprint.eval`.
 
 ``eval lfw``        LFW pairs: one or several methods, one table, one ROC chart
 ``eval fit``        fit a classical embedder (eigenfaces, fisherfaces) and save it
@@ -12,21 +12,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cli import (
-    add_detector_args,
-    add_embedder_args,
-    add_subcommands,
-    detector_options,
-    embedder_options,
-)
-from ..errors import DataError, FaceprintError
+from ..errors import UnknownNameError, UsageError
 from ..registry import (
     DEFAULT_EMBEDDER,
     default_detectors,
@@ -34,36 +25,31 @@ from ..registry import (
     list_embedders,
     robustness_embedders,
 )
+from ._common import (
+    add_detector_args,
+    add_embedder_args,
+    add_subcommands,
+    detector_options,
+    embedder_options,
+    int_list,
+    names,
+    print_table,
+    write_json,
+)
+
+if TYPE_CHECKING:
+    from ..eval.identify import IdentifyProtocol
+    from ..eval.lfw import LfwReport, PipelineConfig
+    from ._common import Subparsers
 
 
 # -- argument helpers ----------------------------------------------------------------
-def _int_list(text: str | None, option: str, one_based: bool = False) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        values = [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise FaceprintError(f"{option} takes numbers like 1,2,3; got {text!r}") from None
-    if one_based:
-        if any(v < 1 for v in values):
-            raise FaceprintError(f"{option} counts from 1; got {text!r}")
-        return [v - 1 for v in values]
-    return values
-
-
-def _names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise FaceprintError("no name given")
-    return names
-
-
-def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[Any]:
+def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[PipelineConfig]:
+    from ..eval.lfw import PipelineConfig
     from ..registry import check_embedder_name
-    from .lfw import PipelineConfig
 
     out = []
-    for emb in _names(args.embedder):
+    for emb in names(args.embedder):
         check_embedder_name(emb)
         out.append(PipelineConfig(args.detector, emb,
                                   tuple(sorted(detector_options(args).items())),
@@ -74,35 +60,14 @@ def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[Any]:
 
 
 def _lfw_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"pairs_file": args.pairs, "folds": _int_list(args.folds, "--folds", True),
+    return {"pairs_file": args.pairs, "folds": int_list(args.folds, "--folds", True),
             "pairs_per_fold": args.pairs_per_fold, "fit_on": args.fit_on,
             "fit_max_images": args.fit_max_images, "workers": args.workers,
             "use_cache": not args.no_cache}
 
 
-def _write_json(path: str | None, obj: object) -> None:
-    if not path:
-        return
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(obj, indent=2) + "\n")
-    except OSError as exc:
-        raise FaceprintError(f"cannot write {p}: {exc.strerror or exc}") from None
-    print(f"  wrote {p}")
-
-
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for n, r in enumerate(cells):
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
-
-
 # -- eval lfw ------------------------------------------------------------------------
-def _print_lfw(report: Any, args: argparse.Namespace) -> None:
+def _print_lfw(report: LfwReport, args: argparse.Namespace) -> None:
     r = report.result
     with_fb, without = report.fallback_accuracy()
     print(f"LFW {Path(report.pairs_file).name}: {report.pairs} pairs, {len(r.accuracies)} "
@@ -125,9 +90,9 @@ def _print_lfw(report: Any, args: argparse.Namespace) -> None:
 
 
 def cmd_lfw(args: argparse.Namespace) -> int:
+    from ..eval.lfw import evaluate_method
+    from ..eval.report import HISTORY_HEADERS, history_rows, method_name, quoted_results
     from ..viz import plot_roc
-    from .lfw import evaluate_method
-    from .report import HISTORY_HEADERS, QUOTED, history_rows, method_name
 
     reports = []
     for config in _configs(args):
@@ -136,15 +101,14 @@ def cmd_lfw(args: argparse.Namespace) -> int:
         reports.append(report)
     if len(reports) > 1:
         print()
-        _print_table(HISTORY_HEADERS, history_rows(reports))
+        print_table(HISTORY_HEADERS, history_rows(reports))
     if args.json:
         if len(reports) == 1:
-            _write_json(args.json, reports[0].to_dict())
+            write_json(args.json, reports[0].to_dict())
         else:
-            _write_json(args.json, {
+            write_json(args.json, {
                 "methods": [r.to_dict() for r in reports],
-                "quoted": [{"method": n, "paper": p, "accuracy": a / 100, "setting": s}
-                           for n, p, a, s in QUOTED]})
+                "quoted": quoted_results()})
     if args.plot:
         curves = {}
         for r in reports:
@@ -160,70 +124,31 @@ def cmd_lfw(args: argparse.Namespace) -> int:
 
 # -- eval fit ------------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
-    import numpy as np
+    from ..embedders.classical import default_model_path
+    from ..eval.fit import FitReport, fit_classical
 
-    from ..distance import paired
-    from ..embedders.classical import CLASSICAL_CHIP, FITTED, default_model_path, fit_embedder
-    from .chips import FaceConfig, extract_chips
-    from .lfw import (
-        image_path,
-        images_dir,
-        person_images,
-        person_of,
-        read_pairs,
-        read_people,
-    )
-    from .metrics import accuracy, best_threshold
+    def fitted(r: FitReport) -> None:
+        print(f"fitted {args.name} on {r.images:,} images of {r.people:,} people "
+              f"({r.people_file.name}): {r.model.dim} dimensions, {r.model.metric} distance")
 
-    if args.name not in FITTED:
-        raise FaceprintError(f"only {', '.join(FITTED)} are fitted (lbp needs no fitting); "
-                             f"got {args.name!r}")
-    images = images_dir(args.data)
-    people_file = Path(args.people) if args.people else Path(args.data) / "peopleDevTrain.txt"
-    sets = read_people(people_file)
-    paths = person_images(images, [p for s in sets for p in s])
-    if args.max_images and len(paths) > args.max_images:
-        import random
-
-        paths = sorted(random.Random(0).sample(paths, args.max_images))
-    config = FaceConfig(args.detector, tuple(sorted(detector_options(args).items())))
-    chips = extract_chips(paths, config, CLASSICAL_CHIP, workers=args.workers,
-                          use_cache=not args.no_cache)
-    model = fit_embedder(args.name, chips.take(paths), [person_of(p) for p in paths],
-                         fitted_on=f"{len(paths):,} images of {people_file.name}")
-    print(f"fitted {args.name} on {len(paths):,} images of "
-          f"{len({person_of(p) for p in paths}):,} people ({people_file.name}): "
-          f"{model.dim} dimensions, {model.metric} distance")
-
-    def pair_distances(pairs_path: Path) -> tuple[np.ndarray, np.ndarray]:
-        pairs = read_pairs(pairs_path)
-        p1 = [str(image_path(images, p.name1, p.index1).resolve()) for p in pairs]
-        p2 = [str(image_path(images, p.name2, p.index2).resolve()) for p in pairs]
-        cs = extract_chips(p1 + p2, config, CLASSICAL_CHIP, workers=args.workers,
-                           use_cache=not args.no_cache)
-        d = paired(model.embed_chips(cs.take(p1)), model.embed_chips(cs.take(p2)),
-                   model.metric)
-        return d, np.array([p.same for p in pairs])
-
-    # the threshold comes from pairs of people the model was not fitted on (distances
-    # between training people are smaller than between new people)
-    calib = Path(args.pairs) if args.pairs else Path(args.data) / "pairsDevTest.txt"
-    fitted_people = {person_of(p) for p in paths}
-    if calib.exists():
-        d, same = pair_distances(calib)
-        model.threshold = best_threshold(d, same)
-        model.info["threshold_from"] = calib.name
-        seen = {n for p in read_pairs(calib) for n in (p.name1, p.name2)} & fitted_people
-        note = (f"; {len(seen)} of its people were fitted on: optimistic" if seen else
+    report = fit_classical(args.data, args.name, args.detector,
+                           tuple(sorted(detector_options(args).items())), people=args.people,
+                           pairs=args.pairs, check=args.check, max_images=args.max_images,
+                           workers=args.workers, use_cache=not args.no_cache,
+                           announce=fitted)
+    model = report.model
+    if report.calibration is not None and report.calibration_accuracy is not None:
+        seen = report.seen_in_calibration
+        note = (f"; {seen} of its people were fitted on: optimistic" if seen else
                 "; none of its people were fitted on")
         print(f"  threshold {model.threshold:.4f} ({model.metric}): best accuracy on "
-              f"{calib.name}, {100 * accuracy(d, same, model.threshold):.2f} %{note}")
+              f"{report.calibration.name}, {100 * report.calibration_accuracy:.2f} %{note}")
     else:
+        calib = Path(args.pairs) if args.pairs else Path(args.data) / "pairsDevTest.txt"
         print(f"  no threshold set ({calib} not found): pass --pairs FILE")
-    if args.check:
-        d, same = pair_distances(Path(args.check))
+    if args.check and report.check_accuracy is not None:
         print(f"  {Path(args.check).name}: accuracy "
-              f"{100 * accuracy(d, same, model.threshold):.2f} % at that threshold")
+              f"{100 * report.check_accuracy:.2f} % at that threshold")
     out = Path(args.out) if args.out else default_model_path(args.name)
     model.save(out)
     print(f"  wrote {out}; use it with --embedder {args.name}:{out}")
@@ -232,21 +157,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 # -- eval robustness -----------------------------------------------------------------
 def cmd_robustness(args: argparse.Namespace) -> int:
+    from ..eval.degrade import parse_levels
+    from ..eval.robustness import rows, sweep
     from ..viz import plot_curves
-    from .degrade import parse_levels
-    from .robustness import rows, sweep
 
     levels = (parse_levels("jpeg", args.jpeg) if args.jpeg else []) + \
         (parse_levels("pixels", args.pixels) if args.pixels else [])
     if not levels:
-        raise FaceprintError("give --jpeg and/or --pixels levels")
+        raise UsageError("give --jpeg and/or --pixels levels")
     out: dict[str, Any] = {}
     for config in _configs(args):
         baseline, reports = sweep(args.data, config, levels, **_lfw_kwargs(args))
         table = rows(baseline, reports)
         print(f"LFW robustness, {args.detector} + {config.label}, "
               f"{len(baseline.result.accuracies)} folds")
-        _print_table(["images", "accuracy", "VAL @ FAR=1e-3", "AUC", "no face"],
+        print_table(["images", "accuracy", "VAL @ FAR=1e-3", "AUC", "no face"],
                      [[r.config.degrade.label if r.config.degrade else "original",
                        f"{100 * r.result.accuracy_mean:.2f} +- "
                        f"{100 * r.result.accuracy_std:.2f} %",
@@ -271,15 +196,15 @@ def cmd_robustness(args: argparse.Namespace) -> int:
                             reference={"original accuracy": (
                                 [xs[0], xs[-1]], [baseline.result.accuracy_mean] * 2)})
                 print(f"  wrote {path}")
-    _write_json(args.json, out)
+    write_json(args.json, out)
     return 0
 
 
 # -- eval identify -------------------------------------------------------------------
-def _identify_protocol(args: argparse.Namespace) -> Any:
-    from .identify import IdentifyProtocol
+def _identify_protocol(args: argparse.Namespace) -> IdentifyProtocol:
+    from ..eval.identify import IdentifyProtocol
 
-    gallery = _int_list(args.gallery, "--gallery") or [1, 2, 3, 4, 5]
+    gallery = int_list(args.gallery, "--gallery") or [1, 2, 3, 4, 5]
     return IdentifyProtocol(min_images=args.min_images, gallery_sizes=tuple(gallery),
                             max_probes=args.max_probes, max_people=args.max_people,
                             impostors=args.impostors, far=args.far,
@@ -287,7 +212,7 @@ def _identify_protocol(args: argparse.Namespace) -> Any:
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
-    from .identify import evaluate_identification
+    from ..eval.identify import evaluate_identification
 
     protocol = _identify_protocol(args)
     out = []
@@ -298,40 +223,36 @@ def cmd_identify(args: argparse.Namespace) -> int:
               f"enrolled, {rep.probes} mated probes, {rep.impostors} impostors")
         if rep.method_protocol:
             print(f"  training  {rep.method_protocol}")
-        _print_table(["gallery", "rank-1", "rank-5", f"DIR @ FAR={protocol.far:g}"],
+        print_table(["gallery", "rank-1", "rank-5", f"DIR @ FAR={protocol.far:g}"],
                      [[g.gallery_size, f"{100 * g.rank1:.2f} %", f"{100 * g.rank5:.2f} %",
                        f"{100 * g.dir_at_far:.2f} %"] for g in rep.results])
         out.append(rep.to_dict())
-    _write_json(args.json, out[0] if len(out) == 1 else out)
+    write_json(args.json, out[0] if len(out) == 1 else out)
     return 0
 
 
 # -- eval detection ------------------------------------------------------------------
 def cmd_detection(args: argparse.Namespace) -> int:
+    from ..eval.detection import benchmark, read_annotations
     from ..registry import list_detectors
     from ..viz import plot_curves
-    from .detection import benchmark, read_annotations
 
-    detectors = _names(args.detectors) if args.detectors else default_detectors()
+    detectors = names(args.detectors) if args.detectors else default_detectors()
     known = list_detectors()
     for d in detectors:
         if d not in known:
-            raise FaceprintError(f"unknown detector {d!r}; choose from {', '.join(known)}")
-    truth = read_annotations(args.annotations, args.images_root)
-    for neg in args.negatives or []:
-        if not Path(neg).is_file():
-            raise DataError(f"{neg}: no such image")
-        truth[Path(neg).resolve()] = []
+            raise UnknownNameError(f"unknown detector {d!r}; choose from {', '.join(known)}")
+    truth = read_annotations(args.annotations, args.images_root, args.negatives or [])
     results = benchmark(detectors, truth, min_iou=args.iou, repeats=args.repeats)
     print(f"{len(truth)} images, {sum(len(v) for v in truth.values())} faces, IoU >= "
           f"{args.iou}")
-    _print_table(["detector", "AP", "AP dlib boxes", "precision", "recall", "count right",
+    print_table(["detector", "AP", "AP dlib boxes", "precision", "recall", "count right",
                   "ms/image"],
                  [[r.detector, f"{100 * r.ap:.1f} %", f"{100 * r.ap_dlib_boxes:.1f} %",
                    f"{100 * r.precision:.1f} %", f"{100 * r.recall:.1f} %",
                    f"{100 * r.count_accuracy:.0f} %", f"{r.ms_per_image:.0f}"]
                   for r in results])
-    _write_json(args.json, [r.to_dict() for r in results])
+    write_json(args.json, [r.to_dict() for r in results])
     if args.plot:
         plot_curves({f"{r.detector} (AP {100 * r.ap:.1f} %)": (r.pr_curve[1].tolist(),
                                                               r.pr_curve[0].tolist())
@@ -344,8 +265,8 @@ def cmd_detection(args: argparse.Namespace) -> int:
 
 # -- eval bias -----------------------------------------------------------------------
 def cmd_bias(args: argparse.Namespace) -> int:
-    from .bias import by_group, read_groups
-    from .lfw import evaluate_method
+    from ..eval.bias import by_group, read_groups
+    from ..eval.lfw import evaluate_method
 
     groups = read_groups(args.groups)
     out = {}
@@ -354,43 +275,42 @@ def cmd_bias(args: argparse.Namespace) -> int:
         rows = by_group(report, groups)
         print(f"LFW by group ({Path(args.groups).name}), {args.detector} + {config.label}: "
               f"overall accuracy {100 * report.result.accuracy_mean:.2f} %")
-        _print_table(["group", "pairs", "same/diff", "accuracy", "95 % interval",
+        print_table(["group", "pairs", "same/diff", "accuracy", "95 % interval",
                       "VAL@1e-3", "FAR"],
                      [[g.group, g.pairs, f"{g.matched}/{g.mismatched}",
                        f"{100 * g.accuracy:.2f} %",
                        f"{100 * g.accuracy_ci[0]:.1f}-{100 * g.accuracy_ci[1]:.1f} %",
                        f"{100 * g.val:.1f} %", f"{100 * g.far:.2f} %"] for g in rows])
         out[config.label] = [g.to_dict() for g in rows]
-    _write_json(args.json, out)
+    write_json(args.json, out)
     return 0
 
 
 # -- eval report ---------------------------------------------------------------------
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import ReportOptions, write_report
+    from ..eval.report import ReportOptions, photos_annotations, write_report
 
     annotations = [Path(a) for a in args.annotations or []]
     negatives = [Path(n) for n in args.negatives or []]
     if args.photos:
-        photos = Path(args.photos)
-        annotations += [photos / "training.xml", photos / "testing.xml"]
-        if (photos / "dogs.jpg").is_file():
-            negatives.append(photos / "dogs.jpg")
+        more, face_free = photos_annotations(args.photos)
+        annotations += more
+        negatives += face_free
     options = ReportOptions(
-        data=Path(args.data), embedders=_names(args.embedder), detector=args.detector,
-        folds=_int_list(args.folds, "--folds", True), pairs_per_fold=args.pairs_per_fold,
+        data=Path(args.data), embedders=names(args.embedder), detector=args.detector,
+        folds=int_list(args.folds, "--folds", True), pairs_per_fold=args.pairs_per_fold,
         fit_on=args.fit_on, fit_max_images=args.fit_max_images, flip=not args.no_flip,
-        robustness_embedders=_names(args.robustness_embedders)
+        robustness_embedders=names(args.robustness_embedders)
         if args.robustness_embedders else [],
-        jpeg=_int_list(args.jpeg, "--jpeg") or [],
-        pixels=_int_list(args.pixels, "--pixels") or [],
+        jpeg=int_list(args.jpeg, "--jpeg") or [],
+        pixels=int_list(args.pixels, "--pixels") or [],
         identify=False if args.no_identify else _identify_protocol(args),
         annotations=annotations, negatives=negatives,
-        detectors=_names(args.detectors) if args.detectors else [],
+        detectors=names(args.detectors) if args.detectors else [],
         groups=Path(args.groups) if args.groups else None, workers=args.workers,
         use_cache=not args.no_cache)
     command = "faceprint " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-        if Path(sys.argv[0]).name in ("faceprint", "cli.py") else ""
+        if Path(sys.argv[0]).name in ("faceprint", "__main__.py") else ""
     written = write_report(args.out_dir, options, command=command)
     for path in written.values():
         print(f"  wrote {path}")
@@ -442,7 +362,7 @@ def _add_identify_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
                    help="seed of the split (default 0)")
 
 
-def add_parsers(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``eval`` and its benchmarks to the top-level sub-command group."""
     p = sub.add_parser("eval", help="benchmarks: eval lfw | fit | robustness | identify | "
                                     "detection | bias | report")
