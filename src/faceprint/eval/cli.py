@@ -53,16 +53,16 @@ def _names(text: str) -> list[str]:
 
 def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[Any]:
     from ..models import check_embedder_name
-    from .lfw import PipelineConfig
+    from ..pipeline import PipelineRecipe
 
     out = []
     for emb in _names(args.embedder):
         check_embedder_name(emb)
-        out.append(PipelineConfig(args.detector, emb,
+        out.append(PipelineRecipe(args.detector, emb,
                                   tuple(sorted(detector_options(args).items())),
                                   tuple(sorted(embedder_options(args).items())),
-                                  args.flip if flip is None else flip,
-                                  getattr(args, "jitter", 0)))
+                                  flip=args.flip if flip is None else flip,
+                                  jitter=getattr(args, "jitter", 0)))
     return out
 
 
@@ -155,10 +155,7 @@ def cmd_lfw(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..distance import paired
-    from ..embedders.classical import CLASSICAL_CHIP, FITTED, default_model_path, fit_embedder
-    from .chips import FaceConfig, extract_chips
-    from .lfw import (
+    from ..datasets.lfw import (
         image_path,
         images_dir,
         person_images,
@@ -166,6 +163,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         read_pairs,
         read_people,
     )
+    from ..distance import paired
+    from ..embedders.classical import CLASSICAL_CHIP, FITTED, default_model_path, fit_embedder
+    from ..pipeline import PipelineRecipe
+    from .chips import extract_chips
     from .metrics import accuracy, best_threshold
 
     if args.name not in FITTED:
@@ -179,7 +180,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         import random
 
         paths = sorted(random.Random(0).sample(paths, args.max_images))
-    config = FaceConfig(args.detector, tuple(sorted(detector_options(args).items())))
+    config = PipelineRecipe(args.detector, detector_options=tuple(sorted(
+        detector_options(args).items())))
     chips = extract_chips(paths, config, CLASSICAL_CHIP, workers=args.workers,
                           use_cache=not args.no_cache)
     model = fit_embedder(args.name, chips.take(paths), [person_of(p) for p in paths],
