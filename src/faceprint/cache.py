@@ -14,19 +14,23 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+#: environment variable that overrides the cache folder
+CACHE_ENV = "FACEPRINT_CACHE_DIR"
 
-def cache_dir(*parts: str) -> Path:
+
+def cache_dir(*parts: str, create: bool = True) -> Path:
     """``$FACEPRINT_CACHE_DIR`` (or the user cache dir, ``~/.cache/faceprint`` on
-    Linux) joined with ``parts``, created if missing."""
-    env = os.environ.get("FACEPRINT_CACHE_DIR")
+    Linux) joined with ``parts``, created if missing (unless ``create`` is false)."""
+    env = os.environ.get(CACHE_ENV)
     if env:
-        base = Path(env)
+        base = Path(env).expanduser()
     else:
         from platformdirs import user_cache_dir
 
         base = Path(user_cache_dir("faceprint"))
     path = base.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,9 +130,15 @@ def weight_path(key: str) -> Path:
     return path
 
 
-@cache
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file (cached per path for the life of the process)."""
+    """Hex SHA-256 of a file (remembered while its size and modification time do not
+    change). The one SHA-256 helper of faceprint."""
+    st = os.stat(path)
+    return _sha256(Path(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

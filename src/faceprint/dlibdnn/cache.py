@@ -1,7 +1,8 @@
 """Convert dlib networks to ONNX once and keep the result in the user's cache folder.
 
-The cache lives in ``platformdirs.user_cache_dir("faceprint")/dlibdnn`` unless the
-environment variable ``FACEPRINT_CACHE_DIR`` names another folder (then
+The cache lives in :func:`faceprint.cache.cache_dir` ``("dlibdnn")``:
+``platformdirs.user_cache_dir("faceprint")/dlibdnn`` unless the environment
+variable ``FACEPRINT_CACHE_DIR`` names another folder (then
 ``$FACEPRINT_CACHE_DIR/dlibdnn``).  Each converted file is named after the source
 file's stem, the SHA-256 of its bytes and :data:`CONVERTER_VERSION`, so a changed
 weight file or a changed converter gives a new file and an old one is never reused by
@@ -12,19 +13,17 @@ end with a complete, identical file.  Nothing converted is ever shipped or commi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import threading
-from functools import lru_cache
 from pathlib import Path
 
+from ..cache import CACHE_ENV, cache_dir
 from ..errors import ModelError
 
 __all__ = [
     "CACHE_ENV",
     "CONVERTER_VERSION",
-    "cache_dir",
     "cached_onnx_path",
     "convert_cached",
     "source_sha256",
@@ -32,39 +31,16 @@ __all__ = [
 
 #: bump when the conversion changes in a way that changes the .onnx file
 CONVERTER_VERSION = 1
-#: environment variable that overrides the cache folder
-CACHE_ENV = "FACEPRINT_CACHE_DIR"
-
 _lock = threading.Lock()
-
-
-def cache_dir() -> Path:
-    """The folder converted models are kept in (not created here)."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        base = Path(override).expanduser()
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_cache_dir("faceprint"))
-    return base / "dlibdnn"
-
-
-@lru_cache(maxsize=64)
-def _sha256(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_sha256(source: Path) -> str:
     """Hex SHA-256 of ``source`` (remembered while its size and mtime do not change)."""
+    from ..models import file_sha256
+
     path = Path(source).resolve()
     try:
-        st = path.stat()
-        return _sha256(path, st.st_size, st.st_mtime_ns)
+        return file_sha256(path)
     except OSError as exc:
         raise ModelError(f"cannot read dlib network file {path}: {exc}") from exc
 
@@ -72,7 +48,8 @@ def source_sha256(source: Path) -> str:
 def cached_onnx_path(source: Path, converter_version: int = CONVERTER_VERSION) -> Path:
     """Where the ONNX conversion of ``source`` is (or will be) cached."""
     digest = source_sha256(source)
-    return cache_dir() / f"{Path(source).stem}-{digest[:32]}-c{converter_version}.onnx"
+    name = f"{Path(source).stem}-{digest[:32]}-c{converter_version}.onnx"
+    return cache_dir("dlibdnn", create=False) / name
 
 
 def convert_cached(source: Path, *, converter_version: int = CONVERTER_VERSION,
