@@ -50,7 +50,7 @@ DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
 
 def image_list(count: int) -> list[str]:
     """``count`` images spread evenly over the LFW View 2 pairs' images (sorted)."""
-    from faceprint.eval.lfw import image_path, images_dir, read_pairs
+    from faceprint.datasets.lfw import image_path, images_dir, read_pairs
 
     lfw = DATA / "lfw"
     images = images_dir(lfw)

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from faceprint.align import ChipSpec
+from faceprint.datasets.lfw import image_path, person_images, person_of, read_pairs, read_people
 from faceprint.distance import paired
 from faceprint.embedders import classical as C
-from faceprint.eval.chips import FaceConfig, extract_chips
-from faceprint.eval.lfw import image_path, person_images, person_of, read_pairs, read_people
+from faceprint.eval.chips import extract_chips
 from faceprint.eval.metrics import accuracy, auc, best_threshold, roc
+from faceprint.pipeline import PipelineRecipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data")) / "lfw"
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
           "threshold")
     for padding in paddings:
         spec = ChipSpec(size=C.CHIP_SIZE, method="dlib5", padding=padding)
-        chips = extract_chips(every, FaceConfig(), spec, workers=args.workers)
+        chips = extract_chips(every, PipelineRecipe(), spec, workers=args.workers)
         variants: list[tuple[str, Any, Any]] = []
         comps = [50, 100] if args.explore else [C.EigenfacesEmbedder.default_components]
         for k in comps:
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
     if not args.explore:
         lbp = C.LbpEmbedder()
-        chips = extract_chips(every, FaceConfig(), lbp.chip, workers=args.workers)
+        chips = extract_chips(every, PipelineRecipe(), lbp.chip, workers=args.workers)
         d_train = score(lbp, chips, dev_train, "chi2")
         t = best_threshold(d_train, dev_train[2])
         print(f"LBP_THRESHOLD = {t:.2f}  (chi-square, LBP size {lbp.size} radius {lbp.radius}"
@@ -112,7 +113,7 @@ def explore_lbp(every: list[str], dev_train: Any, dev_test: Any, workers: int) -
     the operator and the grid change)."""
     for size in (64, 96, 128):
         spec = ChipSpec(size=size, method="dlib5", padding=C.CHIP_PADDING)
-        chips = extract_chips(every, FaceConfig(), spec, workers=workers)
+        chips = extract_chips(every, PipelineRecipe(), spec, workers=workers)
         for radius in (1.0, 2.0):
             for cells in (7, 8, 10):
                 model = C.LbpEmbedder(cells=cells, radius=radius, size=size)

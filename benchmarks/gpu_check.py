@@ -64,8 +64,10 @@ def prepare(args: argparse.Namespace) -> int:
     import cv2
 
     from faceprint.align import ChipSpec
+    from faceprint.datasets.folders import scan_identities
+    from faceprint.datasets.lfw import people_names
     from faceprint.registry import create_embedder
-    from faceprint.train.data import cut_chips, load_faces, read_people, scan_identities
+    from faceprint.train.data import cut_chips, load_faces
     from faceprint.weights import weight_path
 
     out = Path(args.dir)
@@ -94,7 +96,7 @@ def prepare(args: argparse.Namespace) -> int:
              for c in chips]
     np.savez(out / "faces.npz", jpeg=np.array(coded, dtype=object), paths=np.array(paths))
     # a training subset of peopleDevTrain and its caches, keyed for TRAIN_ROOT
-    people = read_people(lfw / "peopleDevTrain.txt")
+    people = people_names(lfw / "peopleDevTrain.txt")
     src, names, labels = scan_identities(lfw, people)
     counts = np.bincount(labels)
     keep_names: list[str] = []

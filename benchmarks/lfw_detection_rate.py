@@ -2,7 +2,8 @@
 
 Every LFW image holds a face near its centre, so the fraction of images with
 at least one detection is the detector's find rate; missed images are listed
-in a text file beside the output. Work is split over processes (one per core).
+in a text file beside the output. Work is split over processes (one per core,
+:func:`faceprint.batch.map_images`).
 
     python benchmarks/lfw_detection_rate.py --detector hog [--limit N] [--out build/]
 
@@ -15,35 +16,25 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from faceprint.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
 
-_detector = None
 
-
-def _init(name: str) -> None:
-    global _detector
-    os.environ["FACEPRINT_THREADS"] = "1"
-    from faceprint.registry import create_detector
-
-    _detector = create_detector(name, landmarks=False)
-
-
-def _count(path: str) -> tuple[str, int, float]:
-    from faceprint.image import load_image
-
-    assert _detector is not None
-    image = load_image(path)
+def count_faces(pipe: Pipeline, path: str) -> tuple[int, float]:
+    """The job: faces found in one image, and the detector's time on it (s)."""
+    image = pipe.load(path)
     start = time.perf_counter()
-    n = len(_detector.detect(image))
-    return path, n, time.perf_counter() - start
+    n = len(pipe.detector.detect(image))
+    return n, time.perf_counter() - start
 
 
 def main() -> None:
-    from tqdm import tqdm
+    from faceprint.batch import map_images
+    from faceprint.pipeline import PipelineRecipe
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", required=True)
@@ -58,9 +49,13 @@ def main() -> None:
     if args.limit:
         paths = paths[:args.limit]
     started = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(args.detector,)) as pool:
-        results = list(tqdm(pool.map(_count, paths, chunksize=16), total=len(paths),
-                            desc=args.detector, unit="img"))
+    recipe = PipelineRecipe(args.detector, detector_options=(("landmarks", False),))
+    results = []
+    for out in map_images(recipe, paths, count_faces, workers=args.workers, chunk_size=16,
+                          threads_per_worker=1, progress=True, desc=args.detector):
+        if out.value is None:
+            raise SystemExit(f"{out.source}: {out.error}")
+        results.append((out.source, *out.value))
     wall = time.perf_counter() - started
     missed = [p for p, n, _ in results if n == 0]
     times = sorted(t for _, _, t in results)

@@ -29,7 +29,7 @@ DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
 def _encode(path: str) -> tuple[str, list[float], bool]:
     import face_recognition as fr
 
-    from faceprint.eval.lfw import CENTRE_BOX
+    from faceprint.datasets.lfw import CENTRE_BOX
 
     img = fr.load_image_file(path)
     h, w = img.shape[:2]
@@ -47,8 +47,8 @@ def _encode(path: str) -> tuple[str, list[float], bool]:
 def main() -> None:
     from tqdm import tqdm
 
+    from faceprint.datasets.lfw import image_path, images_dir, read_pairs
     from faceprint.distance import paired
-    from faceprint.eval.lfw import image_path, images_dir, read_pairs
     from faceprint.eval.metrics import kfold
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from faceprint.eval.lfw import read_people
+from faceprint.datasets.lfw import read_people
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data")) / "lfw"

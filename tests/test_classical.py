@@ -100,9 +100,7 @@ def view1(lfw_dir: Path) -> dict[str, object]:
     """Chips of FIT_IMAGES View 1 training images and of TEST_PAIRS View 1 test pairs."""
     import random
 
-    from faceprint.embedders.classical import CLASSICAL_CHIP
-    from faceprint.eval.chips import FaceConfig, extract_chips
-    from faceprint.eval.lfw import (
+    from faceprint.datasets.lfw import (
         image_path,
         person_images,
         person_of,
@@ -110,6 +108,9 @@ def view1(lfw_dir: Path) -> dict[str, object]:
         read_people,
         select_pairs,
     )
+    from faceprint.embedders.classical import CLASSICAL_CHIP
+    from faceprint.eval.chips import extract_chips
+    from faceprint.pipeline import PipelineRecipe
 
     people = read_people(lfw_dir / "peopleDevTrain.txt")[0]
     repeated = [p for p in people if p[1] >= 3]
@@ -119,7 +120,7 @@ def view1(lfw_dir: Path) -> dict[str, object]:
     images = lfw_dir / "images"
     a = [str(image_path(images, p.name1, p.index1).resolve()) for p in pairs]
     b = [str(image_path(images, p.name2, p.index2).resolve()) for p in pairs]
-    chips = extract_chips(fit + a + b, FaceConfig(), CLASSICAL_CHIP, workers=2,
+    chips = extract_chips(fit + a + b, PipelineRecipe(), CLASSICAL_CHIP, workers=2,
                           progress=False)
     return {"fit": fit, "labels": [person_of(p) for p in fit], "a": a, "b": b,
             "same": np.array([p.same for p in pairs]), "chips": chips}
@@ -219,7 +220,7 @@ def test_compare_command_with_a_fitted_model(view1: dict[str, object], tmp_path:
 def test_fit_command(lfw_dir: Path, tmp_path: Path) -> None:
     """``faceprint eval fit`` on a small people file, its threshold set on a small
     pairs file, then used by name."""
-    from faceprint.eval.lfw import read_pairs, read_people
+    from faceprint.datasets.lfw import read_pairs, read_people
 
     people = [p for p in read_people(lfw_dir / "peopleDevTrain.txt")[0] if p[1] >= 4][:40]
     people_file = tmp_path / "people.txt"

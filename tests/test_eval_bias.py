@@ -39,9 +39,11 @@ def test_wilson_interval() -> None:
 def test_by_group_on_real_pairs(lfw_dir: Path) -> None:
     """A null control: people split by the first letter of their name. The
     groups' pairs add up to all pairs and their accuracies to the overall one."""
-    from faceprint.eval.lfw import PipelineConfig, evaluate, read_people
+    from faceprint.datasets.lfw import read_people
+    from faceprint.eval.lfw import evaluate
+    from faceprint.pipeline import PipelineRecipe
 
-    report = evaluate(lfw_dir, PipelineConfig(), folds=[0, 1], pairs_per_fold=100,
+    report = evaluate(lfw_dir, PipelineRecipe(), folds=[0, 1], pairs_per_fold=100,
                       progress=False)
     names = [n for s in read_people(lfw_dir / "people.txt") for n, _ in s]
     groups = {n: ("A-M" if n[0] <= "M" else "N-Z") for n in names if not n.startswith("Z")}

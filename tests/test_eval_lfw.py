@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceprint.eval.lfw import read_pairs
+from faceprint.datasets.lfw import read_pairs
 from faceprint.eval.metrics import auc, best_threshold, eer, kfold, roc, threshold_at_far
 
 
@@ -90,7 +90,7 @@ def test_lfw_two_folds_accuracy_floor(lfw_dir: Path, tmp_path: Path) -> None:
 
 def test_people_sets_are_the_view2_folds(lfw_dir: Path) -> None:
     """Per-fold fitting relies on this: people.txt's ten sets are View 2's folds."""
-    from faceprint.eval.lfw import read_people, select_pairs
+    from faceprint.datasets.lfw import read_people, select_pairs
 
     sets = read_people(lfw_dir / "people.txt")
     assert len(sets) == 10 and sum(len(s) for s in sets) == 5749

@@ -22,7 +22,7 @@ SECTIONS = ["1. Verification on LFW", "Flip test-time augmentation", "2. Robustn
 
 
 def test_report_on_a_subset(lfw_dir: Path, photos_dir: Path, tmp_path: Path) -> None:
-    from faceprint.eval.lfw import read_people
+    from faceprint.datasets.lfw import read_people
 
     groups = tmp_path / "groups.csv"
     names = [n for s in read_people(lfw_dir / "people.txt") for n, _ in s]

@@ -52,10 +52,10 @@ def test_levels_and_errors() -> None:
 def test_sweep_on_a_subset(lfw_dir: Path) -> None:
     """200 pairs of folds 1-2: JPEG quality 10 and 40 x 40 faces cost accuracy.
     Measured on this subset: see the test's assertion messages."""
-    from faceprint.eval.lfw import PipelineConfig
     from faceprint.eval.robustness import rows, sweep
+    from faceprint.pipeline import PipelineRecipe
 
-    base, reports = sweep(lfw_dir, PipelineConfig(),
+    base, reports = sweep(lfw_dir, PipelineRecipe(),
                           [Degradation("pixels", 1_600), Degradation("jpeg", 10)],
                           folds=[0, 1], pairs_per_fold=100, progress=False)
     table = rows(base, reports)

@@ -18,13 +18,9 @@ from conftest import require_module
 torch = require_module("torch")
 
 from faceprint.align import ChipSpec  # noqa: E402
-from faceprint.train.data import (  # noqa: E402
-    FaceSet,
-    holdout_split,
-    load_faces,
-    read_people,
-    scan_identities,
-)
+from faceprint.datasets.folders import scan_identities  # noqa: E402
+from faceprint.datasets.lfw import people_names  # noqa: E402
+from faceprint.train.data import FaceSet, holdout_split, load_faces  # noqa: E402
 from faceprint.train.loop import Prepared, TrainConfig, Trainer, embed, resume  # noqa: E402
 from faceprint.train.losses import squared_distances  # noqa: E402
 from faceprint.train.nets import NetConfig  # noqa: E402
@@ -39,8 +35,8 @@ def faces(lfw_dir: Path) -> FaceSet:
     """Ten people of peopleDevTrain with 5 to 8 images each and six with one image:
     their chips, cut by faceprint (hog + dlib5 alignment), with dlib-resnet's
     embeddings of the same faces."""
-    paths, names, labels = scan_identities(lfw_dir, read_people(lfw_dir /
-                                                                "peopleDevTrain.txt"))
+    paths, names, labels = scan_identities(lfw_dir, people_names(lfw_dir /
+                                                                 "peopleDevTrain.txt"))
     counts = np.bincount(labels)
     multi = [i for i in np.flatnonzero((counts >= 5) & (counts <= 8))[:10]]
     single = [i for i in np.flatnonzero(counts == 1)[:6]]

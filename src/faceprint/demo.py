@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets.lfw import image_path
 from .errors import FaceprintError
 from .gallery.sqlite import SqliteGallery
 from .image import load_image
@@ -44,10 +45,6 @@ def _lfw() -> Path | None:
     base = Path(os.environ.get("FACEPRINT_DATA", ROOT.parent / "shared" / "data"))
     images = base / "lfw" / "images"
     return images if images.is_dir() else None
-
-
-def _lfw_path(images: Path, name: str, number: int) -> Path:
-    return images / name / f"{name}_{number:04d}.jpg"
 
 
 def _altered(image: np.ndarray) -> np.ndarray:
@@ -81,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     if images is not None:
         print(f"faceprint demo: LFW photos from {images}")
         for name, numbers in ENROL.items():
-            enrol[name] = [_lfw_path(images, name, n) for n in numbers]
+            enrol[name] = [image_path(images, name, n) for n in numbers]
         for name, number in PROBES:
             truth = name if name in ENROL else None
-            probes.append((f"{name}_{number:04d}.jpg", _lfw_path(images, name, number), truth))
+            probes.append((f"{name}_{number:04d}.jpg", image_path(images, name, number), truth))
     else:
         from skimage import data
 

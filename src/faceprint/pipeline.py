@@ -31,6 +31,7 @@ from .types import Comparison, Face, FaceEmbedding, Identification, Metric
 if TYPE_CHECKING:
     from .detectors.base import Detector
     from .embedders.base import Embedder
+    from .eval.degrade import Degradation
     from .gallery.base import Gallery
 
 
@@ -49,23 +50,38 @@ def largest(faces: Sequence[Face]) -> Face:
 @dataclass(frozen=True, slots=True)
 class PipelineRecipe:
     """Everything that rebuilds a pipeline whose detector and embedder were given by
-    name: picklable, so that worker processes can each build their own copy."""
+    name: picklable, so that worker processes can each build their own copy (see
+    :func:`faceprint.batch.map_images`), and hashable, so that kept workers are
+    reused for the same recipe.
 
-    detector: str
-    embedder: str
+    ``degrade``: a :class:`faceprint.eval.degrade.Degradation` applied to every image
+    the pipeline loads (robustness sweeps); ``detector_options`` may hold
+    ``("landmarks", False)`` for jobs that only need boxes."""
+
+    detector: str = DEFAULT_DETECTOR
+    embedder: str = DEFAULT_EMBEDDER
     detector_options: tuple[tuple[str, Any], ...] = ()
     embedder_options: tuple[tuple[str, Any], ...] = ()
     threshold: float | None = None
     flip: bool = False
     jitter: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
+    degrade: Degradation | None = None
 
     def build(self) -> Pipeline:
         return Pipeline(self.detector, self.embedder,
                         detector_options=dict(self.detector_options),
                         embedder_options=dict(self.embedder_options),
                         threshold=self.threshold, flip=self.flip, jitter=self.jitter,
-                        max_pixels=self.max_pixels)
+                        max_pixels=self.max_pixels, degrade=self.degrade)
+
+    @property
+    def label(self) -> str:
+        """``embedder`` plus its flip, jitter and degradation, for tables and legends."""
+        extra = " +flip" if self.flip else ""
+        extra += f" +jitter {self.jitter}" if self.jitter else ""
+        extra += f" ({self.degrade.label})" if self.degrade else ""
+        return f"{self.embedder}{extra}"
 
 
 class Pipeline:
@@ -79,6 +95,8 @@ class Pipeline:
     flip: average each face's embedding with that of its mirror image.
     jitter: also average over this many randomly perturbed chips (dlib's
         ``num_jitters``; costs ``jitter`` extra embeddings per face).
+    degrade: a :class:`faceprint.eval.degrade.Degradation` that :meth:`load` applies
+        to every image (robustness sweeps).
     """
 
     def __init__(self, detector: str | Detector = DEFAULT_DETECTOR,
@@ -86,7 +104,8 @@ class Pipeline:
                  detector_options: dict[str, Any] | None = None,
                  embedder_options: dict[str, Any] | None = None,
                  threshold: float | None = None, flip: bool = False, jitter: int = 0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS,
+                 degrade: Degradation | None = None) -> None:
         if jitter < 0:
             raise ValueError("jitter must be >= 0")
         self._detector_spec = detector
@@ -103,6 +122,7 @@ class Pipeline:
         self.flip = flip
         self.jitter = jitter
         self.max_pixels = max_pixels
+        self.degrade = degrade
 
     def recipe(self) -> PipelineRecipe | None:
         """How to rebuild this pipeline elsewhere; None when its detector or embedder
@@ -112,7 +132,8 @@ class Pipeline:
         return PipelineRecipe(self._detector_spec, self._embedder_spec,
                               tuple(sorted(self._detector_options.items())),
                               tuple(sorted(self._embedder_options.items())),
-                              self._threshold, self.flip, self.jitter, self.max_pixels)
+                              self._threshold, self.flip, self.jitter, self.max_pixels,
+                              self.degrade)
 
     # -- the parts, created on first use ---------------------------------------------
     @property
@@ -149,7 +170,9 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------
     def load(self, source: ImageInput) -> np.ndarray:
-        return load_image(source, max_pixels=self.max_pixels)
+        """The image as this pipeline sees it: decoded, then degraded when asked."""
+        image = load_image(source, max_pixels=self.max_pixels)
+        return self.degrade.apply(image) if self.degrade is not None else image
 
     def detect(self, source: ImageInput) -> list[Face]:
         """Faces in an image (any input :func:`faceprint.load_image` takes)."""

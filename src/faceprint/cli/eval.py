@@ -39,23 +39,24 @@ from ._common import (
 
 if TYPE_CHECKING:
     from ..eval.identify import IdentifyProtocol
-    from ..eval.lfw import LfwReport, PipelineConfig
+    from ..eval.lfw import LfwReport
+    from ..pipeline import PipelineRecipe
     from ._common import Subparsers
 
 
 # -- argument helpers ----------------------------------------------------------------
-def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[PipelineConfig]:
-    from ..eval.lfw import PipelineConfig
+def _configs(args: argparse.Namespace, flip: bool | None = None) -> list[PipelineRecipe]:
+    from ..pipeline import PipelineRecipe
     from ..registry import check_embedder_name
 
     out = []
     for emb in names(args.embedder):
         check_embedder_name(emb)
-        out.append(PipelineConfig(args.detector, emb,
+        out.append(PipelineRecipe(args.detector, emb,
                                   tuple(sorted(detector_options(args).items())),
                                   tuple(sorted(embedder_options(args).items())),
-                                  args.flip if flip is None else flip,
-                                  getattr(args, "jitter", 0)))
+                                  flip=args.flip if flip is None else flip,
+                                  jitter=getattr(args, "jitter", 0)))
     return out
 
 

@@ -44,10 +44,18 @@ def fit_classical(data: str | Path, name: str, detector: str,
     ``data/pairsDevTest.txt``: distances between training people are smaller than
     between new people). ``check``: also score another pairs file at that threshold.
     ``announce(report)`` is called once the model is fitted, before calibrating."""
+    from ..datasets.lfw import (
+        image_path,
+        images_dir,
+        person_images,
+        person_of,
+        read_pairs,
+        read_people,
+    )
     from ..distance import paired
     from ..embedders.classical import CLASSICAL_CHIP, FITTED, fit_embedder
-    from .chips import FaceConfig, extract_chips
-    from .lfw import image_path, images_dir, person_images, person_of, read_pairs, read_people
+    from ..pipeline import PipelineRecipe
+    from .chips import extract_chips
     from .metrics import accuracy, best_threshold
 
     if name not in FITTED:
@@ -59,7 +67,7 @@ def fit_classical(data: str | Path, name: str, detector: str,
     paths = person_images(images, [p for s in sets for p in s])
     if max_images and len(paths) > max_images:
         paths = sorted(random.Random(0).sample(paths, max_images))
-    config = FaceConfig(detector, detector_options)
+    config = PipelineRecipe(detector, detector_options=detector_options)
     chips = extract_chips(paths, config, CLASSICAL_CHIP, workers=workers, use_cache=use_cache)
     model = fit_embedder(name, chips.take(paths), [person_of(p) for p in paths],
                          fitted_on=f"{len(paths):,} images of {people_file.name}")

@@ -35,9 +35,11 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets.lfw import images_dir, lfw_people, person_of
 from ..distance import pairwise
 from ..errors import DataError
-from .lfw import PipelineConfig, embed_method, images_dir, person_of
+from ..pipeline import PipelineRecipe
+from .lfw import embed_method
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +73,6 @@ class IdentifySplit:
     probes: list[str]  # mated probes
     impostors: list[str]  # non-mated probes
     fit: list[str]  # training images for classical methods
-
-
-def lfw_people(images: Path) -> dict[str, list[str]]:
-    """Every person folder of LFW and its images (resolved paths, sorted)."""
-    people = {}
-    for d in sorted(images.iterdir()):
-        if d.is_dir():
-            files = sorted(str(f.resolve()) for f in d.glob("*.jpg"))
-            if files:
-                people[d.name] = files
-    if not people:
-        raise DataError(f"{images}: no person folders with .jpg images")
-    return people
 
 
 def make_split(data: str | Path, protocol: IdentifyProtocol) -> IdentifySplit:
@@ -135,7 +124,7 @@ class GalleryResult:
 class IdentifyReport:
     """Identification results of one method."""
 
-    config: PipelineConfig
+    config: PipelineRecipe
     protocol: IdentifyProtocol
     people: int
     probes: int
@@ -213,7 +202,7 @@ def score(probe_vectors: np.ndarray, probe_people: Sequence[str],
                          (fars, dirs), failures)
 
 
-def evaluate_identification(data: str | Path, config: PipelineConfig,
+def evaluate_identification(data: str | Path, config: PipelineRecipe,
                             protocol: IdentifyProtocol | None = None, *, workers: int = 0,
                             use_cache: bool = True, progress: bool = True
                             ) -> IdentifyReport:

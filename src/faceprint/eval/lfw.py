@@ -1,21 +1,23 @@
 """LFW: the pairs protocol (View 2: 10 folds; View 1: pairsDevTrain/DevTest).
 
-Each image's face is the detected face nearest the image centre (LFW images
-are centred on the face of interest; other people can appear beside it). When
-the detector finds no face, the customary fallback is used: LFW's centred
-crop, i.e. the box dlib's HOG detector draws on the median deep-funneled LFW
-image, ``(67, 80, 109, 108)`` on 250 x 250 (scaled for other sizes). The
-report counts those images and the accuracy of the pairs that use them.
+The pairs files, people files and image paths are read by
+:mod:`faceprint.datasets.lfw`. Each image's face is the detected face nearest the
+image centre; when the detector finds no face, the customary fallback is used:
+LFW's centred crop, ``(67, 80, 109, 108)`` on 250 x 250
+(:func:`faceprint.datasets.lfw.face_of_interest`). The report counts those images
+and the accuracy of the pairs that use them.
 
-Embeddings are cached per configuration (see :mod:`faceprint.cache`), so a
-second evaluation of the same set-up only recomputes distances.
+Each method is a :class:`~faceprint.pipeline.PipelineRecipe`; its images are
+embedded by :func:`faceprint.batch.map_images` (worker processes) and the
+embeddings cached per recipe (see :mod:`faceprint.cache`), so a second evaluation
+of the same set-up only recomputes distances.
 
 The classical embedders (:mod:`faceprint.embedders.classical`) are evaluated
 from cached aligned chips (:mod:`faceprint.eval.chips`) instead: those that
 must be fitted are fitted once per test fold on the other nine sets of
 ``people.txt`` (View 2's folds are these sets), and each fold's thresholds are
 chosen on the other folds' pairs scored by that fold's model
-(:func:`evaluate_classical`). ``PipelineConfig.degrade`` degrades every test
+(:func:`evaluate_classical`). ``PipelineRecipe.degrade`` degrades every test
 image first (robustness sweeps, :mod:`faceprint.eval.robustness`).
 """
 
@@ -23,19 +25,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..cache import cache_dir, config_key
+from ..batch import map_images
+from ..cache import NpzCache, cache_dir, config_key
+from ..datasets.lfw import (
+    Pair,
+    face_of_interest,
+    images_dir,
+    pair_paths,
+    person_images,
+    person_of,
+    read_pairs,
+    read_people,
+    select_pairs,
+)
 from ..distance import paired
-from ..errors import DataError, FaceprintError, UsageError
-from ..registry import DEFAULT_DETECTOR, detector_defaults
-from .chips import CENTRE_BOX, FaceConfig, central, centre_face  # noqa: F401 (re-exported)
-from .degrade import Degradation
+from ..errors import DataError, UsageError
+from ..pipeline import Pipeline, PipelineRecipe
+from ..registry import detector_defaults
 from .metrics import KFoldResult, kfold, kfold_models, roc
 
 if TYPE_CHECKING:
@@ -45,103 +57,16 @@ if TYPE_CHECKING:
 EMBED_CACHE_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
-    """One LFW pair: two images, whether they show the same person, and its fold."""
-
-    name1: str
-    index1: int
-    name2: str
-    index2: int
-    same: bool
-    fold: int
-
-
-def read_pairs(path: str | Path) -> list[Pair]:
-    """Parse an LFW pairs file: ``pairs.txt`` (header ``10 300``: folds, pairs per
-    class per fold) or ``pairsDevTrain.txt``/``pairsDevTest.txt`` (header ``N``: one
-    fold of N matched then N mismatched pairs)."""
-    p = Path(path)
-    try:
-        lines = [ln.split() for ln in p.read_text().splitlines() if ln.strip()]
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read the pairs file ({exc.strerror or exc})") from None
-    try:
-        header = [int(x) for x in lines[0]]
-        folds, per = (header[0], header[1]) if len(header) == 2 else (1, header[0])
-        pairs = []
-        rows = lines[1:]
-        if len(rows) != folds * per * 2:
-            raise ValueError(f"expected {folds * per * 2} pairs, found {len(rows)}")
-        for i, row in enumerate(rows):
-            fold = i // (2 * per)
-            if len(row) == 3:
-                pairs.append(Pair(row[0], int(row[1]), row[0], int(row[2]), True, fold))
-            elif len(row) == 4:
-                pairs.append(Pair(row[0], int(row[1]), row[2], int(row[3]), False, fold))
-            else:
-                raise ValueError(f"line {i + 2}: expected 3 or 4 fields")
-    except (ValueError, IndexError) as exc:
-        raise DataError(f"{p}: not an LFW pairs file ({exc})") from None
-    return pairs
-
-
-def images_dir(data: str | Path) -> Path:
-    """The folder of per-person image folders: ``DATA/images`` if it exists, else DATA."""
-    d = Path(data)
-    if (d / "images").is_dir():
-        return d / "images"
-    if not d.is_dir():
-        raise DataError(f"{d}: LFW folder not found")
-    return d
-
-
-def image_path(images: Path, name: str, index: int) -> Path:
-    return images / name / f"{name}_{index:04d}.jpg"
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineConfig:
-    """A picklable description of a pipeline, to rebuild it in worker processes."""
-
-    detector: str = DEFAULT_DETECTOR
-    embedder: str = "dlib-resnet"
-    detector_options: tuple[tuple[str, Any], ...] = ()
-    embedder_options: tuple[tuple[str, Any], ...] = ()
-    flip: bool = False
-    jitter: int = 0
-    #: degrade every image before the pipeline sees it (robustness sweeps)
-    degrade: Degradation | None = None
-
-    def build(self) -> Pipeline:
-        from ..pipeline import Pipeline
-
-        return Pipeline(self.detector, self.embedder,
-                        detector_options=dict(self.detector_options),
-                        embedder_options=dict(self.embedder_options),
-                        flip=self.flip, jitter=self.jitter)
-
-    def key(self) -> str:
-        parts: list[Any] = [EMBED_CACHE_VERSION, self.detector, self.embedder,
-                            self.detector_options, self.embedder_options, self.flip,
-                            self.jitter, detector_defaults(self.detector)]
-        if self.degrade is not None:  # absent otherwise: older caches stay valid
-            parts.append([self.degrade.kind, self.degrade.value])
-        if ":" in self.embedder:  # a model file: its content, not only its name
-            parts.append(_file_stamp(self.embedder.partition(":")[2]))
-        return config_key(parts)
-
-    def face_config(self) -> FaceConfig:
-        """How this configuration finds each image's face."""
-        return FaceConfig(self.detector, self.detector_options, self.degrade)
-
-    @property
-    def label(self) -> str:
-        """``embedder`` plus its options, for tables and legends."""
-        extra = " +flip" if self.flip else ""
-        extra += f" +jitter {self.jitter}" if self.jitter else ""
-        extra += f" ({self.degrade.label})" if self.degrade else ""
-        return f"{self.embedder}{extra}"
+def embedding_key(recipe: PipelineRecipe) -> str:
+    """The cache key of the embeddings that ``recipe`` computes for evaluation images."""
+    parts: list[Any] = [EMBED_CACHE_VERSION, recipe.detector, recipe.embedder,
+                        recipe.detector_options, recipe.embedder_options, recipe.flip,
+                        recipe.jitter, detector_defaults(recipe.detector)]
+    if recipe.degrade is not None:  # absent otherwise: older caches stay valid
+        parts.append([recipe.degrade.kind, recipe.degrade.value])
+    if ":" in recipe.embedder:  # a model file: its content, not only its name
+        parts.append(_file_stamp(recipe.embedder.partition(":")[2]))
+    return config_key(parts)
 
 
 def _file_stamp(path: str) -> list[object]:
@@ -150,34 +75,6 @@ def _file_stamp(path: str) -> list[object]:
     except OSError:
         return [path]
     return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
-
-
-_worker_pipeline: Any = None
-_worker_degrade: Degradation | None = None
-
-
-def _init_worker(config: PipelineConfig, threads: int) -> None:
-    global _worker_pipeline, _worker_degrade
-    # share the cores between the workers instead of each taking all of them
-    os.environ["FACEPRINT_THREADS"] = str(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    _worker_pipeline = config.build()
-    _worker_degrade = config.degrade
-
-
-def _embed_one(path: str) -> tuple[str, np.ndarray | None, bool, str | None]:
-    """(path, embedding, face found, error) for one image, in a worker."""
-    pipe = _worker_pipeline
-    try:
-        image = pipe.load(path)
-        if _worker_degrade is not None:
-            image = _worker_degrade.apply(image)
-        faces = pipe.detector.detect(image)
-        found = bool(faces)
-        face = central(faces, image.shape[1], image.shape[0]) if faces else centre_face(image)
-        return path, pipe.embed_faces(image, [face])[0], found, None
-    except FaceprintError as exc:
-        return path, None, False, str(exc)
 
 
 @dataclass(slots=True)
@@ -189,65 +86,48 @@ class EmbeddingSet:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def embed_images(paths: Iterable[str | Path], config: PipelineConfig, *, workers: int = 0,
+def embed_face(pipe: Pipeline, path: str) -> tuple[np.ndarray, bool]:
+    """The job: the embedding of an image's face of interest (fallback: the centred
+    crop) and whether the detector found it."""
+    image = pipe.load(path)
+    face, found = face_of_interest(pipe.detector, image)
+    return pipe.embed_faces(image, [face])[0], found
+
+
+def _encode_embeddings(keys: list[str], values: list[tuple[np.ndarray, bool]]
+                       ) -> dict[str, Any]:
+    return {"vectors": np.stack([v for v, _ in values]),
+            "found": np.array([f for _, f in values])}
+
+
+def _decode_embeddings(z: Any) -> list[tuple[np.ndarray, bool]]:
+    return [(v, bool(f)) for v, f in zip(z["vectors"], z["found"])]
+
+
+def embed_images(paths: Iterable[str | Path], config: PipelineRecipe, *, workers: int = 0,
                  use_cache: bool = True, progress: bool = True) -> EmbeddingSet:
     """Embed the central face of each image (fallback: the centred crop), in
     ``workers`` processes (0: one per core), reusing cached embeddings."""
-    from tqdm import tqdm
-
     todo = sorted({str(Path(p).resolve()) for p in paths})
-    cache_file = cache_dir("embeddings") / f"{config.key()}.npz"
+    cache = (NpzCache(cache_dir("embeddings") / f"{embedding_key(config)}.npz",
+                      _encode_embeddings, _decode_embeddings, save_every=1000)
+             if use_cache else None)
     result = EmbeddingSet()
-    if use_cache and cache_file.exists():
-        _load_cache(cache_file, result)
-    missing = [p for p in todo if p not in result.vectors]
-    workers = workers or (os.cpu_count() or 1)
-    if missing:
-        done_since_save = 0
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=(config, threads)) as pool:
-            results = pool.map(_embed_one, missing, chunksize=8)
-            desc = f"{config.detector}+{config.label}"
-            for path, vec, found, error in tqdm(results, total=len(missing), disable=not progress,
-                                                desc=desc, unit="img"):
-                if vec is None:
-                    result.errors[path] = error or "failed"
-                    continue
-                result.vectors[path] = vec
-                result.found[path] = found
-                done_since_save += 1
-                if use_cache and done_since_save >= 1000:
-                    _save_cache(cache_file, result)
-                    done_since_save = 0
-        if use_cache:
-            _save_cache(cache_file, result)
+    for out in map_images(config, todo, embed_face, workers=workers, chunk_size=8,
+                          cache=cache, progress=progress,
+                          desc=f"{config.detector}+{config.label}"):
+        if out.value is None:
+            result.errors[out.source] = out.error or "failed"
+        else:
+            result.vectors[out.source], result.found[out.source] = out.value
     return result
-
-
-def _save_cache(path: Path, data: EmbeddingSet) -> None:
-    keys = sorted(data.vectors)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, paths=np.array(keys), vectors=np.stack([data.vectors[k] for k in keys]),
-             found=np.array([data.found[k] for k in keys]))
-    os.replace(tmp, path)
-
-
-def _load_cache(path: Path, into: EmbeddingSet) -> None:
-    try:
-        with np.load(path) as z:
-            for p, v, f in zip(z["paths"], z["vectors"], z["found"]):
-                into.vectors[str(p)] = v
-                into.found[str(p)] = bool(f)
-    except (OSError, ValueError, KeyError):
-        pass  # a damaged cache is recomputed
 
 
 @dataclass(slots=True)
 class LfwReport:
     """The outcome of an LFW pairs evaluation."""
 
-    config: PipelineConfig
+    config: PipelineRecipe
     pairs_file: str
     pairs: int
     images: int
@@ -314,83 +194,6 @@ class LfwReport:
         return far, tar
 
 
-def select_pairs(pairs: Sequence[Pair], folds: Sequence[int] | None = None,
-                 pairs_per_fold: int | None = None) -> list[Pair]:
-    """The pairs of some folds (0-based), and at most ``pairs_per_fold`` of each fold:
-    its first ``pairs_per_fold // 2`` matched and mismatched pairs (a subset for quick
-    runs and tests)."""
-    out = list(pairs)
-    if folds is not None:
-        wanted = set(folds)
-        out = [p for p in out if p.fold in wanted]
-    if pairs_per_fold is not None:
-        if pairs_per_fold < 2:
-            raise DataError("--pairs-per-fold must be at least 2")
-        half = pairs_per_fold // 2
-        kept: list[Pair] = []
-        seen: dict[tuple[int, bool], int] = {}
-        for p in out:
-            n = seen.get((p.fold, p.same), 0)
-            if n < half:
-                kept.append(p)
-                seen[(p.fold, p.same)] = n + 1
-        out = kept
-    return out
-
-
-def read_people(path: str | Path) -> list[list[tuple[str, int]]]:
-    """Parse an LFW people file: ``people.txt`` (a number of sets, then for each set
-    its number of people and ``NAME N`` lines) or ``peopleDevTrain.txt`` /
-    ``peopleDevTest.txt`` (one set). Returns the sets' ``(name, image count)``."""
-    p = Path(path)
-    try:
-        lines = [ln.split() for ln in p.read_text().splitlines() if ln.strip()]
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read the people file ({exc.strerror or exc})") from None
-    try:
-        rows = iter(lines)
-        first = next(rows)
-        # people.txt starts with the number of sets, then each set's size;
-        # peopleDev*.txt start with the size of their only set
-        second = lines[1] if len(lines) > 1 else []
-        multi = len(first) == 1 and len(second) == 1
-        count = int(first[0]) if multi else 1
-        sets: list[list[tuple[str, int]]] = []
-        for _ in range(count):
-            size = int(next(rows)[0]) if multi else int(first[0])
-            people = []
-            for _ in range(size):
-                name, n = next(rows)
-                people.append((name, int(n)))
-            sets.append(people)
-        if next(rows, None) is not None:
-            raise ValueError("more lines than the counts say")
-    except (ValueError, StopIteration, IndexError) as exc:
-        raise DataError(f"{p}: not an LFW people file ({exc or 'too few lines'})") from None
-    return sets
-
-
-def person_images(images: Path, people: Iterable[tuple[str, int]]) -> list[str]:
-    """Resolved paths of every image of the given ``(name, count)`` people."""
-    return [str(image_path(images, name, i).resolve()) for name, n in people
-            for i in range(1, n + 1)]
-
-
-def person_of(path: str) -> str:
-    """The person of an LFW image path (its folder's name)."""
-    return Path(path).parent.name
-
-
-def _pair_paths(images: Path, pairs: Sequence[Pair], pfile: Path) -> tuple[list[str], list[str]]:
-    paths1 = [str(image_path(images, p.name1, p.index1).resolve()) for p in pairs]
-    paths2 = [str(image_path(images, p.name2, p.index2).resolve()) for p in pairs]
-    missing = [p for p in set(paths1 + paths2) if not os.path.exists(p)]
-    if missing:
-        raise DataError(f"{len(missing)} images of {pfile.name} are missing under {images}, "
-                        f"e.g. {sorted(missing)[0]}")
-    return paths1, paths2
-
-
 def _load_pairs(data: str | Path, pairs_file: str | Path | None, folds: Sequence[int] | None,
                 pairs_per_fold: int | None) -> tuple[Path, Path, list[Pair]]:
     images = images_dir(data)
@@ -401,14 +204,14 @@ def _load_pairs(data: str | Path, pairs_file: str | Path | None, folds: Sequence
     return images, pfile, pairs
 
 
-def evaluate(data: str | Path, config: PipelineConfig, *, pairs_file: str | Path | None = None,
+def evaluate(data: str | Path, config: PipelineRecipe, *, pairs_file: str | Path | None = None,
              folds: Sequence[int] | None = None, workers: int = 0, use_cache: bool = True,
              progress: bool = True, pairs_per_fold: int | None = None) -> LfwReport:
     """Run the LFW pairs protocol. ``folds`` (0-based) restricts View 2 to some
     folds (thresholds then come from the other chosen folds); ``pairs_per_fold``
     to the first pairs of each (see :func:`select_pairs`)."""
     images, pfile, pairs = _load_pairs(data, pairs_file, folds, pairs_per_fold)
-    paths1, paths2 = _pair_paths(images, pairs, pfile)
+    paths1, paths2 = pair_paths(images, pairs, pfile)
     emb = embed_images(paths1 + paths2, config, workers=workers, use_cache=use_cache,
                        progress=progress)
     if emb.errors:
@@ -505,7 +308,7 @@ def fit_sets(data: str | Path, fit_on: str, test_folds: Sequence[int], *,
     return out, what
 
 
-def evaluate_classical(data: str | Path, config: PipelineConfig, *,
+def evaluate_classical(data: str | Path, config: PipelineRecipe, *,
                        pairs_file: str | Path | None = None,
                        folds: Sequence[int] | None = None, pairs_per_fold: int | None = None,
                        fit_on: str = "folds", fit_max_images: int | None = None,
@@ -529,10 +332,9 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
     base, arg = split_name(config.embedder)
     spec = chip_of(base)
     images, pfile, pairs = _load_pairs(data, pairs_file, folds, pairs_per_fold)
-    paths1, paths2 = _pair_paths(images, pairs, pfile)
-    pair_paths = sorted(set(paths1 + paths2))
-    face_config = config.face_config()
-    test = extract_chips(pair_paths, face_config, spec, workers=workers,
+    paths1, paths2 = pair_paths(images, pairs, pfile)
+    unique_paths = sorted(set(paths1 + paths2))
+    test = extract_chips(unique_paths, config, spec, workers=workers,
                          use_cache=use_cache, progress=progress)
     same = np.array([p.same for p in pairs])
     fold_ids = np.array([p.fold for p in pairs])
@@ -545,8 +347,7 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
                             f"fitted model, --embedder {base}:MODEL.npz)")
         train_sets, protocol = fit_sets(data, fit_on, test_folds, max_images=fit_max_images)
         all_train = sorted({p for v in train_sets.values() for p in v})
-        clean = FaceConfig(config.detector, config.detector_options)
-        train = extract_chips(all_train, clean, spec, workers=workers,
+        train = extract_chips(all_train, replace(config, degrade=None), spec, workers=workers,
                               use_cache=use_cache, progress=progress)
         models: dict[tuple[str, ...], Any] = {}
         distances: dict[int, np.ndarray] = {}
@@ -576,7 +377,7 @@ def evaluate_classical(data: str | Path, config: PipelineConfig, *,
                     "no fitting; threshold chosen on View 1 pairsDevTrain")
     found = test.found
     fallback = ~(found[i1] & found[i2])
-    return LfwReport(config, str(pfile), len(pairs), len(pair_paths), int((~found).sum()),
+    return LfwReport(config, str(pfile), len(pairs), len(unique_paths), int((~found).sum()),
                      result, held, same, fallback, metric, threshold, protocol=protocol,
                      paths=list(zip(paths1, paths2)), folds=fold_ids, pair_list=list(pairs))
 
@@ -588,7 +389,7 @@ def tqdm_folds(folds: Sequence[int], progress: bool, desc: str) -> Iterable[int]
     return bar
 
 
-def evaluate_method(data: str | Path, config: PipelineConfig, *,
+def evaluate_method(data: str | Path, config: PipelineRecipe, *,
                     pairs_file: str | Path | None = None, folds: Sequence[int] | None = None,
                     pairs_per_fold: int | None = None, fit_on: str = "folds",
                     fit_max_images: int | None = None, workers: int = 0,
@@ -614,7 +415,7 @@ class MethodEmbeddings:
     protocol: str
 
 
-def embed_method(config: PipelineConfig, paths: Sequence[str], *,
+def embed_method(config: PipelineRecipe, paths: Sequence[str], *,
                  fit_paths: Sequence[str] | None = None, fit_description: str = "",
                  workers: int = 0, use_cache: bool = True, progress: bool = True
                  ) -> MethodEmbeddings:
@@ -637,7 +438,7 @@ def embed_method(config: PipelineConfig, paths: Sequence[str], *,
                                 np.array([emb.found[p] for p in paths]), pipe.embedder.metric,
                                 _protocol_of(config.embedder))
     spec = chip_of(base)
-    chips = extract_chips(paths, config.face_config(), spec, workers=workers,
+    chips = extract_chips(paths, config, spec, workers=workers,
                           use_cache=use_cache, progress=progress)
     if base in FITTED and arg is None:
         if not fit_paths:
@@ -645,8 +446,7 @@ def embed_method(config: PipelineConfig, paths: Sequence[str], *,
         overlap = set(fit_paths) & set(paths)
         if overlap:
             raise DataError(f"{len(overlap)} images are both fitted on and evaluated")
-        clean = FaceConfig(config.detector, config.detector_options)
-        train = extract_chips(fit_paths, clean, spec, workers=workers,
+        train = extract_chips(fit_paths, replace(config, degrade=None), spec, workers=workers,
                               use_cache=use_cache, progress=progress)
         embedder = fit_embedder(base, train.take(list(fit_paths)),
                                 [person_of(p) for p in fit_paths], fitted_on=fit_description)

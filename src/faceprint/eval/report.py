@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..pipeline import PipelineRecipe
 from ..registry import default_detectors, default_embedders, robustness_embedders
 from .degrade import Degradation
-from .lfw import LfwReport, PipelineConfig, evaluate_method
+from .lfw import LfwReport, evaluate_method
 
 #: published LFW accuracies the course quotes (not measured here)
 QUOTED: tuple[tuple[str, str, float, str], ...] = (
@@ -246,7 +247,7 @@ def _verification(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any]
 
     reports: dict[str, LfwReport] = {}
     for emb in o.embedders:
-        config = PipelineConfig(o.detector, emb)
+        config = PipelineRecipe(o.detector, emb)
         reports[emb] = evaluate_method(o.data, config, **_lfw_kwargs(o))
     first = next(iter(reports.values()))
     n_folds = len(first.result.accuracies)
@@ -283,7 +284,7 @@ def _verification(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any]
         rows = []
         results["flip"] = {}
         for emb, r in reports.items():
-            rf = evaluate_method(o.data, PipelineConfig(o.detector, emb, flip=True),
+            rf = evaluate_method(o.data, PipelineRecipe(o.detector, emb, flip=True),
                                  **_lfw_kwargs(o))
             rows.append([method_name(emb), pm(r.result.accuracy_mean, r.result.accuracy_std),
                          pm(rf.result.accuracy_mean, rf.result.accuracy_std),
@@ -334,7 +335,7 @@ def _robustness(doc: Doc, o: ReportOptions, out: Path, results: dict[str, Any],
           "pixels, so levels above that add no detail (they measure resampling alone).")
     results["robustness"] = {}
     for emb in o.robustness_embedders:
-        config = PipelineConfig(o.detector, emb)
+        config = PipelineRecipe(o.detector, emb)
         base = verification.get(emb)
         entry: dict[str, Any] = {}
         for kind, values in (("jpeg", o.jpeg), ("pixels", o.pixels)):
@@ -381,7 +382,7 @@ def _identification(doc: Doc, o: ReportOptions, out: Path, results: dict[str, An
     from .identify import IdentifyProtocol, evaluate_identification
 
     protocol = o.identify if isinstance(o.identify, IdentifyProtocol) else IdentifyProtocol()
-    reports = [evaluate_identification(o.data, PipelineConfig(o.detector, emb), protocol,
+    reports = [evaluate_identification(o.data, PipelineRecipe(o.detector, emb), protocol,
                                        workers=o.workers, use_cache=o.use_cache,
                                        progress=o.progress) for emb in o.embedders]
     r0 = reports[0]

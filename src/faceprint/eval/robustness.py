@@ -17,15 +17,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..pipeline import PipelineRecipe
 from .degrade import Degradation
-from .lfw import LfwReport, PipelineConfig, evaluate_method
+from .lfw import LfwReport, evaluate_method
 
 #: the sweeps of FaceNet's Table 4
 JPEG_QUALITIES = (10, 20, 30, 50, 70, 90)
 FACE_PIXELS = (1_600, 6_400, 14_400, 25_600, 65_536)
 
 
-def sweep(data: str | Path, config: PipelineConfig, levels: Sequence[Degradation], *,
+def sweep(data: str | Path, config: PipelineRecipe, levels: Sequence[Degradation], *,
           baseline: LfwReport | None = None, **kwargs: Any
           ) -> tuple[LfwReport, list[LfwReport]]:
     """The undegraded baseline (computed unless given) and one LFW report per

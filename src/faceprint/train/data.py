@@ -4,8 +4,10 @@ the aligned chips (and a teacher's embeddings of the same faces) cached.
 Layout: ``DIR/NAME/*.jpg`` (or LFW's ``DIR/images/NAME/NAME_0001.jpg``). Each
 image's face is the detected face nearest the image centre; when the detector
 finds none, LFW's centred crop is used, exactly as ``faceprint eval lfw`` does
-(:func:`faceprint.eval.lfw.central`, :func:`faceprint.eval.lfw.centre_face`), so
-the chips a model is trained on are the chips it is evaluated on.
+(:func:`faceprint.datasets.lfw.face_of_interest`), so the chips a model is trained
+on are the chips it is evaluated on. The identity folders are read by
+:mod:`faceprint.datasets.folders`; the chips are cut by a job over
+:func:`faceprint.batch.map_images`.
 
 The chips are cut with :func:`faceprint.align.align` for the student's
 :class:`~faceprint.align.ChipSpec` (by default dlib's chip convention at 64 x 64,
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from ..align import ChipSpec
+from ..batch import Job, map_images
 from ..cache import cache_dir, config_key
 from ..errors import DataError
+from ..pipeline import Pipeline, PipelineRecipe
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 #: bump when chips are cut differently, to invalidate caches
 CHIP_CACHE_VERSION = 1
 
@@ -77,55 +79,6 @@ class FaceSet:
         return np.bincount(self.labels, minlength=len(self.names))
 
 
-def identity_dir(data: str | Path) -> Path:
-    """The folder of per-identity folders: ``DATA/images`` when it exists, else DATA."""
-    d = Path(data)
-    if not d.is_dir():
-        raise DataError(f"{d}: training data folder not found")
-    return d / "images" if (d / "images").is_dir() else d
-
-
-def read_people(path: str | Path) -> list[str]:
-    """Names in an LFW people file (``peopleDevTrain.txt``: a count, then ``NAME N``
-    lines; ``people.txt``'s fold headers are skipped)."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the people file ({exc.strerror or exc})") \
-            from None
-    return [ln.split()[0] for ln in lines if len(ln.split()) == 2]
-
-
-def scan_identities(data: str | Path, people: Sequence[str] | None = None
-                    ) -> tuple[list[str], list[str], np.ndarray]:
-    """``(paths, names, labels)`` of every image under ``DATA/NAME/``, sorted; only
-    the identities in ``people`` when given."""
-    root = identity_dir(data)
-    wanted = set(people) if people is not None else None
-    names: list[str] = []
-    paths: list[str] = []
-    labels: list[int] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if wanted is not None and folder.name not in wanted:
-            continue
-        images = sorted(str(f) for f in folder.iterdir()
-                        if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-        if not images:
-            continue
-        label = len(names)
-        names.append(folder.name)
-        paths += images
-        labels += [label] * len(images)
-    if not paths:
-        raise DataError(f"{root}: no identity folders with images"
-                        + (" among the listed people" if wanted is not None else ""))
-    if wanted is not None and len(names) < len(wanted):
-        missing = sorted(wanted - set(names))
-        raise DataError(f"{len(missing)} listed people have no folder under {root}, "
-                        f"e.g. {missing[0]}")
-    return paths, names, np.asarray(labels, dtype=np.int64)
-
-
 @dataclass(frozen=True, slots=True)
 class ViewSettings:
     """How many augmented views of each face :func:`teacher_views` makes, from which
@@ -139,67 +92,43 @@ class ViewSettings:
 
 
 # -- cutting chips, in worker processes ---------------------------------------------
-_worker: dict[str, Any] = {}
+class CutChips(Job[str, tuple[list[np.ndarray], bool]]):
+    """The job: the chips of an image's central face (fallback: LFW's centred crop),
+    one per spec, cut on the face's dlib-convention box; and whether a face was
+    found."""
 
+    def __init__(self, specs: tuple[ChipSpec, ...]) -> None:
+        self.specs = specs
 
-def _init(detector: str, specs: tuple[ChipSpec, ...], threads: int) -> None:
-    os.environ["FACEPRINT_THREADS"] = str(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    from ..registry import create_detector
+    def prepare(self, pipe: Pipeline, source: str) -> tuple[list[np.ndarray], bool]:
+        from ..align import align
+        from ..datasets.lfw import face_of_interest
 
-    _worker["detector"] = create_detector(detector)
-    _worker["specs"] = specs
-
-
-def _cut(path: str) -> tuple[list[np.ndarray] | None, bool, str | None]:
-    """The chips of ``path``'s central face, one per spec; whether a face was found."""
-    from ..align import align
-    from ..errors import FaceprintError
-    from ..eval.lfw import central, centre_face
-    from ..image import load_image
-
-    try:
-        image = load_image(path)
-        faces = _worker["detector"].detect(image)
-        found = bool(faces)
-        face = central(faces, image.shape[1], image.shape[0]) if faces else centre_face(image)
+        image = pipe.load(source)
+        face, found = face_of_interest(pipe.detector, image)
         box = [face.dlib_box()]
-        return [align(image, [face], spec, box)[0] for spec in _worker["specs"]], found, None
-    except FaceprintError as exc:
-        return None, False, f"{path}: {exc}"
+        return [align(image, [face], spec, box)[0] for spec in self.specs], found
 
 
 def cut_chips(paths: Sequence[str], specs: Sequence[ChipSpec], *, detector: str = "hog",
               workers: int = 1, progress: bool = True) -> tuple[list[np.ndarray], np.ndarray]:
     """Detect and align every image once: one ``(N, S, S, 3)`` uint8 array per spec and
-    the ``(N,)`` found flags. ``workers`` processes (each one ONNX/OpenMP thread)."""
-    from tqdm import tqdm
-
+    the ``(N,)`` found flags. ``workers`` processes (each one ONNX/OpenMP thread); one
+    worker works in the calling process."""
     specs = tuple(specs)
     outs = [np.empty((len(paths), s.size, s.size, 3), np.uint8) for s in specs]
     found = np.zeros(len(paths), dtype=bool)
     errors: list[str] = []
-    if workers <= 1:
-        _init(detector, specs, 1)
-        results: Any = map(_cut, paths)
-        pool = None
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init,
-                                   initargs=(detector, specs, 1))
-        results = pool.map(_cut, paths, chunksize=16)
-    try:
-        for i, (chips, ok, err) in enumerate(tqdm(results, total=len(paths), unit="img",
-                                                   desc=f"detect+align ({detector})",
-                                                   disable=not progress)):
-            if chips is None:
-                errors.append(err or "failed")
-                continue
-            for out, chip in zip(outs, chips):
-                out[i] = chip
-            found[i] = ok
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for i, out in enumerate(map_images(PipelineRecipe(detector), list(paths), CutChips(specs),
+                                       workers=max(1, workers), chunk_size=16,
+                                       threads_per_worker=1, progress=progress,
+                                       desc=f"detect+align ({detector})")):
+        if out.value is None:
+            errors.append(f"{out.source}: {out.error}")
+            continue
+        for array, chip in zip(outs, out.value[0]):
+            array[i] = chip
+        found[i] = out.value[1]
     if errors:
         raise DataError(f"{len(errors)} images could not be read, e.g. {errors[0]}")
     return outs, found
@@ -394,7 +323,7 @@ def lfw_pairs(data: str | Path, pairs_file: str | Path, spec: ChipSpec, *,
               detector: str = "hog", workers: int = 1, use_cache: bool = True,
               progress: bool = True) -> PairSet:
     """The pairs of an LFW pairs file (``pairsDevTest.txt``...) with their chips."""
-    from ..eval.lfw import image_path, images_dir, read_pairs
+    from ..datasets.lfw import image_path, images_dir, read_pairs
 
     images = images_dir(data)
     pairs = read_pairs(pairs_file)

@@ -36,6 +36,8 @@ import torch
 from torch import nn
 
 from ..align import ChipSpec
+from ..datasets.folders import scan_identities
+from ..datasets.lfw import people_names
 from ..errors import DataError, FaceprintError, UsageError
 from ..eval.metrics import best_threshold, kfold
 from .data import (
@@ -45,8 +47,6 @@ from .data import (
     holdout_split,
     lfw_pairs,
     load_faces,
-    read_people,
-    scan_identities,
 )
 from .losses import MINING, ArcFaceHead, DistillHead, triplet_loss
 from .nets import NORMALISATION, NetConfig, build_net, count_parameters
@@ -254,7 +254,7 @@ class Prepared:
 def prepare(config: TrainConfig) -> Prepared:
     """Scan the identities, cut (or load the cached) chips and teacher embeddings, and
     split off the validation people."""
-    people = read_people(config.people) if config.people else None
+    people = people_names(config.people) if config.people else None
     paths, names, labels = scan_identities(config.data, people)
     if config.max_identities:
         keep = labels < config.max_identities

@@ -20,11 +20,12 @@ def pairs_report(model: str | Path, data: str | Path, pairs_file: str | Path, *,
     only with ``use_cache`` (``eval lfw``'s cache is keyed by the embedder's name, so a
     retrained model at the same path would reuse the old model's embeddings)."""
     from ..embedders.onnx_model import OnnxEmbedder
-    from ..eval.lfw import PipelineConfig, evaluate
+    from ..eval.lfw import evaluate
     from ..eval.metrics import accuracy
+    from ..pipeline import PipelineRecipe
 
     embedder = OnnxEmbedder(model, threads=1)
-    config = PipelineConfig(detector, f"onnx:{model}", flip=flip)
+    config = PipelineRecipe(detector, f"onnx:{model}", flip=flip)
     report = evaluate(data, config, pairs_file=pairs_file, workers=workers, use_cache=use_cache,
                       progress=progress)
     d, same = report.distances, report.same
