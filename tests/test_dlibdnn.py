@@ -200,6 +200,7 @@ def test_resnet_rejects_wrong_chips(onnx_resnet: OnnxResnet) -> None:
 
 
 @pytest.mark.data
+@pytest.mark.slow  # 453 s on the shared 2-core machine under load (pytest --durations)
 def test_resnet_descriptors_equal_dlib_on_1000_lfw_faces(
         lfw_dir: Path, chipper: object, dlib_resnet: object, onnx_resnet: OnnxResnet) -> None:
     images = sorted((lfw_dir / "images").glob("*/*.jpg"))
@@ -259,6 +260,7 @@ def test_mmod_equals_dlib_on_the_astronaut(astronaut: np.ndarray, dlib_mmod: obj
 
 
 @pytest.mark.data
+@pytest.mark.slow  # 91 s on the shared 2-core machine under load (pytest --durations)
 def test_mmod_boxes_equal_dlib_on_every_photo(photos_dir: Path, dlib_mmod: object,
                                               onnx_mmod: OnnxMmod) -> None:
     photos = sorted(photos_dir.glob("*.jpg"))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 PICTURES = ["roc.png", "hist-eigenfaces.png", "hist-fisherfaces.png", "hist-lbp.png",
@@ -21,6 +22,7 @@ SECTIONS = ["1. Verification on LFW", "Flip test-time augmentation", "2. Robustn
             "3. Identification", "4. Face detection", "5. Accuracy by group"]
 
 
+@pytest.mark.slow  # 622 s on the shared 2-core machine under load (pytest --durations)
 def test_report_on_a_subset(lfw_dir: Path, photos_dir: Path, tmp_path: Path) -> None:
     from faceprint.datasets.lfw import read_people
 
