@@ -145,3 +145,13 @@ def test_eval_detection_scores_the_toy_with_its_own_threshold(
     (row,) = [r for r in result if r["detector"] == toy]
     assert 0.0 < row["ap50"] <= 1.0
     assert row["recall"] > 0.0
+
+
+def test_docs_name_every_model_with_its_licence() -> None:
+    from faceprint.weights import WEIGHTS
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    for name in [*registry.DETECTORS, *registry.EMBEDDERS]:
+        assert f"| `{name}` |" in text, name
+    for key, wf in WEIGHTS.items():
+        assert f"| `{key}` | {wf.description} |" in text and wf.licence in text, key

@@ -1,8 +1,8 @@
 """The shape of the package: every module imports, faceprint's modules import one
 another without a cycle, and only ``faceprint.runtime`` creates ONNX Runtime
-sessions. The import graph is read from the source (module-level and
-function-level imports; imports under ``if TYPE_CHECKING:`` are left out, since
-they never run)."""
+sessions, LiteRT interpreters and OpenCV DNN networks. The import graph is read
+from the source (module-level and function-level imports; imports under
+``if TYPE_CHECKING:`` are left out, since they never run)."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ def _calls_of(path: Path, name: str) -> list[int]:
         or (isinstance(node.func, ast.Attribute) and node.func.attr == name))]
 
 
-@pytest.mark.parametrize("what", ["InferenceSession", "Interpreter"])
+@pytest.mark.parametrize("what", ["InferenceSession", "Interpreter", "readNetFromTFLite"])
 def test_only_the_runtime_package_creates_sessions(what: str) -> None:
     outside = {str(path.relative_to(SRC)): lines for name, path in MODULES.items()
                if not name.startswith("faceprint.runtime")

@@ -342,8 +342,10 @@ def _add_lfw_args(p: argparse.ArgumentParser, embedder_help: str | None = None) 
                 action.help = embedder_help
 
 
-MULTI = (f"one name or several, comma-separated ({', '.join(list_embedders())}, "
-         f"NAME:MODEL); default {DEFAULT_EMBEDDER}")
+def _multi() -> str:
+    """The help of an option that takes several embedders (read from the registry)."""
+    return (f"one name or several, comma-separated ({', '.join(list_embedders())}, "
+            f"NAME:MODEL); default {DEFAULT_EMBEDDER}")
 
 
 def _add_identify_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -371,7 +373,7 @@ def register(sub: Subparsers) -> None:
 
     e = esub.add_parser("lfw", help="LFW pairs: 10-fold accuracy, VAL@FAR=1e-3, ROC; several "
                                     "methods side by side")
-    _add_lfw_args(e, MULTI)
+    _add_lfw_args(e, _multi())
     e.add_argument("--json", metavar="OUT", help="write the results as JSON")
     e.add_argument("--plot", metavar="OUT.png", help="draw the ROC curves in one chart")
     e.set_defaults(func=cmd_lfw)
@@ -398,7 +400,7 @@ def register(sub: Subparsers) -> None:
 
     e = esub.add_parser("robustness", help="LFW accuracy and VAL under JPEG re-encoding and "
                                            "lower face resolution")
-    _add_lfw_args(e, MULTI)
+    _add_lfw_args(e, _multi())
     e.add_argument("--jpeg", metavar="LIST", help="JPEG qualities, e.g. 10,20,30,50,70,90")
     e.add_argument("--pixels", metavar="LIST",
                    help="pixels on the face, e.g. 1600,6400,14400,25600,65536")
@@ -419,7 +421,7 @@ def register(sub: Subparsers) -> None:
     add_embedder_args(e)
     for action in e._actions:
         if action.dest == "embedder":
-            action.help = MULTI
+            action.help = _multi()
     e.set_defaults(func=cmd_identify)
 
     e = esub.add_parser("detection", help="detectors side by side on hand-boxed photos")
@@ -439,7 +441,7 @@ def register(sub: Subparsers) -> None:
     e.set_defaults(func=cmd_detection)
 
     e = esub.add_parser("bias", help="LFW accuracy, VAL and FAR by a group label per identity")
-    _add_lfw_args(e, MULTI)
+    _add_lfw_args(e, _multi())
     e.add_argument("--groups", required=True, metavar="CSV",
                    help="identity,group per line (LFW names, e.g. Aaron_Eckhart)")
     e.add_argument("--json", metavar="OUT", help="write the results as JSON")

@@ -89,6 +89,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..runtime.litert import litert_available, litert_interpreter
+from ..runtime.opencv import opencv_tflite_net
 from ..types import Box
 from ..weights import weight_path
 from .base import BaseDetector, DetectorOptions, RawFace
@@ -295,9 +296,7 @@ class _Network:
             by_name = {d["name"]: d["index"] for d in self.net.get_output_details()}
             self.outputs = [by_name[name] for name in spec.outputs]
         else:
-            import cv2
-
-            self.net = cv2.dnn.readNetFromTFLite(path)
+            self.net = opencv_tflite_net(path)
         self.lock = threading.Lock()
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
