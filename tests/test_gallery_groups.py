@@ -201,3 +201,52 @@ def test_bad_requests_change_nothing(db: Path) -> None:
                 FaceLimitError.http_status) == (404, 409, 400)
         g.add_faces("ada", "emb", _vecs(9, 1), group="office")  # the 20th is fine
         assert g.get_user("ada", group="office").face_count == 20
+
+
+SCHEMA1 = Path(__file__).parent / "data" / "gallery_schema1.db"
+
+
+def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_schema1_gallery_is_migrated_in_place_with_a_backup(tmp_path: Path) -> None:
+    """A real schema-1 file written by faceprint 0.1's code (tests/data/
+    make_schema1_gallery.py says how) opens, is migrated, and keeps every person,
+    face id, vector (bit for bit), source, box and time."""
+    db = tmp_path / "old.db"
+    db.write_bytes(SCHEMA1.read_bytes())
+    assert _rows(db, "PRAGMA user_version") == [(1,)]
+    people = _rows(db, "SELECT id, name, metadata, created FROM people ORDER BY id")
+    faces = _rows(db, "SELECT id, person_id, embedder, dim, vector, source, box, created "
+                      "FROM faces ORDER BY id")
+    with SqliteGallery(db) as g:
+        assert g.store.migrated_from == 1  # type: ignore[attr-defined]
+        backup = g.store.backup  # type: ignore[attr-defined]
+        assert [(p.name, p.face_count, p.metadata) for p in g.people()] == [
+            ("Ada Lovelace", 3, {"badge": 7, "team": "analytics"}), ("Alan Turing", 2, {}),
+            ("Grace Hopper", 1, {})]
+        ada = g.faces("Ada Lovelace")
+        assert [f.source for f in ada] == ["ada1.jpg", "ada2.jpg", "ada3.jpg"]
+        assert ada[0].box == Box(10, 20, 30, 40) and ada[2].box is None
+        assert all(re.fullmatch(r"[0-9a-f]{32}", f.face_token) for f in ada)
+        vec = np.frombuffer(faces[0][4], "<f4")  # type: ignore[arg-type]
+        [[top]] = g.search("dlib-resnet", vec[None], "euclidean")
+        assert top.name == "Ada Lovelace" and top.distance == 0.0 and top.face_id == 1
+        g.add_faces("Ada Lovelace", "dlib-resnet", vec[None])  # writable after migrating
+    assert _rows(db, "PRAGMA user_version") == [(2,)]
+    new = _rows(db, "SELECT f.id, u.id, f.embedder, f.dim, f.vector, f.source, f.box, "
+                    "f.created FROM faces f JOIN users u ON u.id = f.user_ref ORDER BY f.id")
+    assert new[:len(faces)] == faces  # ids, owners, vectors bit for bit, sources, boxes
+    assert _rows(db, "SELECT id, user_id, user_info, created FROM users ORDER BY id") == \
+        people
+    assert backup is not None and backup.name == "old.db.schema1.bak"
+    assert _rows(backup, "PRAGMA user_version") == [(1,)]
+    assert _rows(backup, "SELECT id, person_id, embedder, dim, vector, source, box, created "
+                         "FROM faces ORDER BY id") == faces
+    assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
+    with SqliteGallery(db) as again:  # a second open does not migrate again
+        assert again.store.migrated_from is None  # type: ignore[attr-defined]
