@@ -68,9 +68,9 @@ def _progress(items: Sequence[str], desc: str) -> Any:
 
 
 def _gallery(args: argparse.Namespace) -> Any:
-    from .gallery.sqlite import SqliteGallery
+    from ._cli_gallery import open_from_args
 
-    return SqliteGallery(args.db)
+    return open_from_args(args)
 
 
 # -- commands ---------------------------------------------------------------------
@@ -185,19 +185,20 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     pipe = _pipeline(args)
     with _gallery(args) as gallery:
         ids = pipe.enroll(gallery, args.name, list(_progress(args.images, "enroll")),
-                          metadata=metadata)
-        person = gallery.person(args.name)
+                          metadata=metadata, group=args.group)
+        person = gallery.person(args.name, args.group)
     print(f"enrolled {len(ids)} face{'s' if len(ids) != 1 else ''} for {person.name} "
-          f"({person.face_count} in all) in {args.db}")
+          f"({person.face_count} in all) in {args.db}"
+          + ("" if args.group == "default" else f", group {args.group}"))
     return 0
 
 
 def cmd_people(args: argparse.Namespace) -> int:
     with _gallery(args) as gallery:
-        people = gallery.people()
+        people = gallery.people(args.group)
     if args.json:
-        _print_json({"people": [{"name": p.name, "faces": p.face_count, "metadata": p.metadata}
-                                for p in people]})
+        _print_json({"group": args.group, "people": [
+            {"name": p.name, "faces": p.face_count, "metadata": p.metadata} for p in people]})
     elif not people:
         print(f"no one is enrolled in {args.db}")
     else:
@@ -209,20 +210,20 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 def cmd_faces(args: argparse.Namespace) -> int:
     with _gallery(args) as gallery:
-        faces = gallery.faces(args.name)
+        faces = gallery.faces(args.name, args.group)
     for f in faces:
         box = f" box {f.box.as_list()}" if f.box else ""
-        print(f"face {f.id}: {f.embedder} from {f.source or '?'}{box} ({f.created})")
+        print(f"face {f.face_token}: {f.embedder} from {f.source or '?'}{box} ({f.created})")
     return 0
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
     with _gallery(args) as gallery:
         if args.face is not None:
-            gallery.remove_face(args.face)
+            gallery.remove_face(int(args.face) if args.face.isdigit() else args.face)
             print(f"forgot face {args.face}")
         elif args.name:
-            count = gallery.remove_person(args.name)
+            count = gallery.remove_person(args.name, args.group)
             print(f"forgot {args.name} and {count} face{'s' if count != 1 else ''}")
         else:
             raise FaceprintError("forget needs a NAME or --face ID")
@@ -231,7 +232,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_rename(args: argparse.Namespace) -> int:
     with _gallery(args) as gallery:
-        person = gallery.rename(args.old, args.new)
+        person = gallery.rename(args.old, args.new, args.group)
     print(f"renamed {args.old} to {person.name}")
     return 0
 
@@ -249,11 +250,12 @@ def cmd_identify(args: argparse.Namespace) -> int:
                                     f"{pipe.embedder_name}; enroll someone first")
         for path in _progress(args.images, "identify"):
             image = pipe.load(path)
-            found = pipe.identify(image, gallery, k=args.k)
+            found = pipe.identify(image, gallery, k=args.k, groups=args.group)
             faces = []
             for ident in found:
                 entry: dict[str, object] = {
                     "box": ident.face.box.as_list(), "name": ident.name,
+                    "group": ident.best.group_id if ident.name and ident.best else None,
                     "distance": None if ident.distance is None else round(ident.distance, 4)}
                 if args.k > 1:
                     entry["candidates"] = [{"name": m.name, "distance": round(m.distance, 4)}
@@ -338,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"faceprint {__version__}")
     sub = add_subcommands(parser, "command", "COMMAND")
+    from ._cli_gallery import add_group_arg
 
     p = sub.add_parser("detect", help="find faces: boxes, landmarks, head pose")
     p.add_argument("images", nargs="+", metavar="IMG")
@@ -383,35 +386,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="metadata to store with the person (repeatable)")
     add_db_arg(p)
+    add_group_arg(p)
     add_detector_args(p)
     add_embedder_args(p)
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("people", help="list enrolled people")
     add_db_arg(p)
+    add_group_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_people)
 
     p = sub.add_parser("faces", help="list one person's stored faces")
     p.add_argument("name", metavar="NAME")
     add_db_arg(p)
+    add_group_arg(p)
     p.set_defaults(func=cmd_faces)
 
     p = sub.add_parser("forget", help="remove a person (or one face) from the gallery")
     p.add_argument("name", nargs="?", metavar="NAME")
-    p.add_argument("--face", type=int, metavar="ID", help="remove only this face")
+    p.add_argument("--face", metavar="TOKEN", help="remove only this face (its face token)")
     add_db_arg(p)
+    add_group_arg(p)
     p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("rename", help="rename an enrolled person")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     add_db_arg(p)
+    add_group_arg(p)
     p.set_defaults(func=cmd_rename)
 
     p = sub.add_parser("identify", help="name every face of the images from the gallery")
     p.add_argument("images", nargs="+", metavar="IMG")
     add_db_arg(p)
+    add_group_arg(p, several=True)
     add_detector_args(p)
     add_embedder_args(p)
     p.add_argument("--match-threshold", type=float, metavar="D",
@@ -427,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .train.cli import add_parsers as add_train_parsers
 
     add_train_parsers(sub)
+    from ._cli_gallery import register as add_gallery_parsers
+
+    add_gallery_parsers(sub)
     return parser
 
 
