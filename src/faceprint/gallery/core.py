@@ -154,14 +154,14 @@ class Gallery:
         names = self._groups(groups)
         for g in names:
             self.store.group(g)  # GroupNotFoundError for an unknown group
-        dims = self.store.embedders()
-        if embedder not in dims:
+        dim = self.store.embedder_dim(embedder)
+        if dim is None:
             raise EmptyGalleryError(f"the gallery {self.path} has no faces embedded with "
                                     f"{embedder!r}; enroll someone first")
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        if queries.ndim != 2 or queries.shape[1] != dims[embedder]:
+        if queries.ndim != 2 or queries.shape[1] != dim:
             raise DimensionError(f"query embeddings are {queries.shape[-1]}-d, the gallery's "
-                                 f"{embedder!r} faces are {dims[embedder]}-d")
+                                 f"{embedder!r} faces are {dim}-d")
         if not np.all(np.isfinite(queries)):
             raise GalleryError("query embeddings hold NaN or infinite values")
         if self.index is not None and metric in SPACES:

@@ -84,6 +84,22 @@ def _prepare(vectors: np.ndarray, space: str) -> np.ndarray:
     return x
 
 
+def _search(index: object, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``index.search``; fewer than 20 queries run on one OpenMP thread (FAISS's flat
+    search splits queries, not vectors, over threads, so a single query gains
+    nothing from more, and waiting for a second busy core cost 10-25 ms a query
+    on a loaded 2-core machine)."""
+    faiss = _faiss()
+    if len(queries) >= 20:
+        return index.search(queries, k)  # type: ignore[attr-defined]
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(queries, k)  # type: ignore[attr-defined]
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
 class FaissIndex:
     """FAISS sub-indexes over one store, persisted under ``path`` (None: memory only)."""
 
@@ -340,7 +356,7 @@ class FaissIndex:
             if sub is None or sub.ntotal == 0:
                 continue
             kk = min(k_faces, sub.ntotal)
-            dist, ids = sub.index.search(queries, kk)  # type: ignore[attr-defined]
+            dist, ids = _search(sub.index, queries, kk)
             for q in range(nq):
                 ok = ids[q] >= 0
                 fid = ids[q][ok]

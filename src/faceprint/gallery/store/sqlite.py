@@ -527,6 +527,11 @@ class SqliteStore:
             sql += " WHERE " + " AND ".join(conds)
         return int(self._q(sql, args)[0][0])
 
+    def embedder_dim(self, embedder: str) -> int | None:
+        """The dimension of ``embedder``'s vectors here (None: it has no faces)."""
+        row = self._q("SELECT dim FROM faces WHERE embedder = ? LIMIT 1", (embedder,))
+        return int(row[0][0]) if row else None
+
     def embedders(self) -> dict[str, int]:
         """Each embedder that has faces here and its vectors' dimension."""
         return {e: int(d) for e, d in self._q(
@@ -640,6 +645,8 @@ class SqliteStore:
                         grefs[gid] = int(found[0])
                 elif kind == "user":
                     gid, uid = r["group_id"], check_user_id(r["user_id"])
+                    if gid not in grefs:
+                        grefs[gid] = self._group_ref(cur, gid)
                     try:
                         cur.execute("INSERT INTO users(group_ref, user_id, user_info, created) "
                                     "VALUES (?, ?, ?, ?)", (grefs[gid], uid,
