@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from gallery_concurrency import run  # noqa: E402
+from gallery_concurrency import run
 
 
 def test_eight_processes_enrolling_and_searching_lose_nothing(tmp_path: Path) -> None:
