@@ -53,6 +53,7 @@ HNSW_M = 32
 HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 80
 MANIFEST_FORMAT = 1
+SAVE_AFTER_CHANGES = 10_000
 
 
 def _faiss():  # type: ignore[no-untyped-def]
@@ -113,6 +114,7 @@ class FaissIndex:
         self.saved_changes = -2
         self.rebuilt = 0  # how many full rebuilds this object did (tests read it)
         self.loaded_from_disk = False
+        self._built_here = False  # a (re)build happened in this object: worth saving
         self._subs: dict[tuple[str, str, str], _Sub] = {}
         self._built: set[tuple[str, str]] = set()  # (embedder, space) fully materialised
         self._dims: dict[str, int] = {}
@@ -189,6 +191,7 @@ class FaissIndex:
                     if f.name not in keep and f.name not in ("manifest.json", ".lock"):
                         f.unlink(missing_ok=True)
             self.saved_changes = self.changes
+            self._built_here = False
         except OSError as exc:
             # the store holds the truth; an unsaved index is rebuilt next time
             import warnings
@@ -235,6 +238,7 @@ class FaissIndex:
             index.add_with_ids(vecs, ids)  # type: ignore[attr-defined]
             self._subs[(embedder, space, group)] = _Sub(index, ids, urefs)
         self._built.add((embedder, space))
+        self._built_here = True
 
     def rebuild(self) -> None:
         """Everything again from the store (what a missing or corrupt index gets)."""
@@ -403,5 +407,9 @@ class FaissIndex:
         return total
 
     def close(self) -> None:
-        self.save()
+        """Save when this object built something or is far ahead of the saved files
+        (a few new faces are cheaper to replay from the store's log next time than
+        to rewrite the whole index for)."""
+        if self._built_here or self.changes - self.saved_changes > SAVE_AFTER_CHANGES:
+            self.save()
         self._subs = {}
