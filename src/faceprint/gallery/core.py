@@ -153,7 +153,7 @@ class Gallery:
             raise GalleryError("k must be at least 1")
         names = self._groups(groups)
         for g in names:
-            self.store.group(g)  # GroupNotFoundError for an unknown group
+            self.store.require_group(g)  # GroupNotFoundError for an unknown group
         dim = self.store.embedder_dim(embedder)
         if dim is None:
             raise EmptyGalleryError(f"the gallery {self.path} has no faces embedded with "

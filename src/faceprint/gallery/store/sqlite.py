@@ -346,6 +346,10 @@ class SqliteStore:
             cur.execute("DELETE FROM groups WHERE id = ?", (gref,))
         return int(count)
 
+    def require_group(self, group_id: str) -> None:
+        """GroupNotFoundError unless the group exists (cheap: no counting)."""
+        self._group_ref(None, group_id)
+
     def group(self, group_id: str) -> Group:
         gref = self._group_ref(None, group_id)
         [(created, users, faces)] = self._q(
