@@ -33,12 +33,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -54,6 +57,20 @@ HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 80
 MANIFEST_FORMAT = 1
 SAVE_AFTER_CHANGES = 10_000
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _synchronized(method: _F) -> _F:
+    """One thread at a time in the index's state (an RLock: methods call each other)."""
+
+    @functools.wraps(method)
+    def locked(self: FaissIndex, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
 
 
 def _faiss():  # type: ignore[no-untyped-def]
@@ -118,6 +135,7 @@ class FaissIndex:
         self._subs: dict[tuple[str, str, str], _Sub] = {}
         self._built: set[tuple[str, str]] = set()  # (embedder, space) fully materialised
         self._dims: dict[str, int] = {}
+        self._lock = threading.RLock()
         self._load()
 
     # -- persistence -------------------------------------------------------------------
@@ -164,6 +182,7 @@ class FaissIndex:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @_synchronized
     def save(self) -> None:
         """Write the index beside the store (no-op when nothing changed since)."""
         if self.path is None or self.changes < 0 or self.changes == self.saved_changes:
@@ -240,6 +259,7 @@ class FaissIndex:
         self._built.add((embedder, space))
         self._built_here = True
 
+    @_synchronized
     def rebuild(self) -> None:
         """Everything again from the store (what a missing or corrupt index gets)."""
         built = set(self._built)
@@ -258,6 +278,7 @@ class FaissIndex:
             self.rebuilt += 1
 
     # -- changes -----------------------------------------------------------------------
+    @_synchronized
     def sync(self) -> None:
         """Catch up with the store: replay its change log, or rebuild."""
         current = self.store.changes()
@@ -290,6 +311,7 @@ class FaissIndex:
         if log:
             self.changes = max(self.changes, log[-1].seq)
 
+    @_synchronized
     def add(self, embedder: str, group_id: str, face_ids: np.ndarray, user_refs: np.ndarray,
             vectors: np.ndarray) -> None:
         """Add faces to every materialised space of ``embedder`` (ids already present are
@@ -320,6 +342,7 @@ class FaissIndex:
             sub.urefs = np.concatenate([sub.urefs, refs])[order]
             self._dims[embedder] = vecs.shape[1]
 
+    @_synchronized
     def remove(self, face_ids: Sequence[int]) -> None:
         faiss = _faiss()
         gone = np.asarray(sorted({int(f) for f in face_ids}), np.int64)
@@ -338,12 +361,14 @@ class FaissIndex:
             sub.ids, sub.urefs = sub.ids[~present], sub.urefs[~present]
 
     # -- search ------------------------------------------------------------------------
+    @_synchronized
     def size(self, embedder: str, groups: Sequence[str] | None = None) -> int:
         spaces = sorted(sp for em, sp in self._built if em == embedder)
         return sum(s.ntotal for (e, sp, g), s in self._subs.items()
                    if e == embedder and spaces and sp == spaces[0]
                    and (groups is None or g in groups))
 
+    @_synchronized
     def search(self, embedder: str, vectors: np.ndarray, groups: Sequence[str],
                k_faces: int, metric: Metric
                ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -406,6 +431,7 @@ class FaissIndex:
             total += per * sub.ntotal
         return total
 
+    @_synchronized
     def close(self) -> None:
         """Save when this object built something or is far ahead of the saved files
         (a few new faces are cheaper to replay from the store's log next time than
