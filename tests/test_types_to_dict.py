@@ -54,14 +54,16 @@ def test_comparison() -> None:
 
 def test_match() -> None:
     d = Match("Ada", np.float32(0.123456), 3, 17).to_dict()
-    assert d == {"name": "Ada", "distance": 0.1235, "person_id": 3, "face_id": 17}
+    assert d == {"name": "Ada", "group_id": "default", "distance": 0.1235, "person_id": 3,
+                 "face_id": 17, "face_token": ""}
     assert plain(d)
 
 
 def test_identification_known_unknown_and_empty() -> None:
     near, far = Match("Ada", 0.31237, 1, 1), Match("Bob", 0.72, 2, 5)
     known = Identification(FACE, (near, far), 0.6, "euclidean").to_dict()
-    assert known == {"box": [10.0, 20.1, 30.0, 40.5], "name": "Ada", "distance": 0.3124,
+    assert known == {"box": [10.0, 20.1, 30.0, 40.5], "name": "Ada", "group": "default",
+                     "distance": 0.3124,
                      "threshold": 0.6, "metric": "euclidean",
                      "candidates": [near.to_dict(), far.to_dict()]}
     unknown = Identification(FACE, (far,), 0.6, "euclidean").to_dict(candidates=False)
@@ -80,7 +82,8 @@ def test_person_and_stored_face() -> None:
                         "2026-01-01 10:00:00")
     assert stored.to_dict() == {"id": 9, "person_id": 4, "embedder": "dlib-resnet",
                                 "source": "ada.jpg", "box": [1.0, 2.0, 3.0, 4.0],
-                                "created": "2026-01-01 10:00:00"}
+                                "created": "2026-01-01 10:00:00", "face_token": "",
+                                "quality": None}
     assert StoredFace(1, 1, "lbp", None, None, "x").to_dict()["box"] is None
 
 

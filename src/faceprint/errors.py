@@ -13,6 +13,8 @@ class FaceprintError(Exception):
 
     #: exit status of the ``faceprint`` command for this kind of error
     exit_code: int = 1
+    #: the HTTP status a service answers with for this kind of error
+    http_status: int = 500
 
 
 class UsageError(FaceprintError):
@@ -49,10 +51,49 @@ class GalleryError(FaceprintError):
     """The face gallery could not be read or written, or a request on it is invalid."""
 
     exit_code = 6
+    http_status = 400
 
 
 class PersonNotFoundError(GalleryError):
     """No person of that name is enrolled."""
+
+    http_status = 404
+
+
+class UserNotFoundError(PersonNotFoundError):
+    """No user of that id in the group."""
+
+
+class GroupNotFoundError(GalleryError):
+    """No group of that id in the gallery."""
+
+    http_status = 404
+
+
+class FaceNotFoundError(GalleryError):
+    """No face with that face token (or id) in the gallery."""
+
+    http_status = 404
+
+
+class DuplicateError(GalleryError):
+    """A group or a user of that id exists already."""
+
+    http_status = 409
+
+
+class FaceLimitError(GalleryError):
+    """A user would hold more faces than the gallery allows (20 by default)."""
+
+
+class DimensionError(GalleryError):
+    """Embeddings whose dimension differs from what the gallery holds for that embedder."""
+
+
+class BackendError(GalleryError):
+    """The storage or search backend cannot be reached or gave an unusable answer."""
+
+    http_status = 503
 
 
 class EmptyGalleryError(GalleryError):

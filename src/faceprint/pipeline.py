@@ -234,27 +234,34 @@ class Pipeline:
         ea, eb = self.embed_largest(a), self.embed_largest(b)
         return Comparison(self.distance(ea.embedding, eb.embedding), self.threshold, self.metric)
 
-    def identify(self, source: ImageInput, gallery: Gallery, k: int = 1
-                 ) -> list[Identification]:
-        """Every face of an image searched in ``gallery``: the ``k`` nearest people each."""
+    def identify(self, source: ImageInput, gallery: Gallery, k: int = 1,
+                 groups: str | Sequence[str] | None = None) -> list[Identification]:
+        """Every face of an image searched in ``gallery``: the ``k`` nearest people each
+        (in ``groups``, default the group ``default``)."""
         found = self.analyze(source)
         if not found:
             return []
         vectors = np.stack([f.embedding for f in found])
-        results = gallery.search(self.embedder_name, vectors, self.metric, k=k)
+        if groups is None:
+            results = gallery.search(self.embedder_name, vectors, self.metric, k=k)
+        else:
+            results = gallery.search(self.embedder_name, vectors, self.metric, k=k,
+                                     groups=groups)  # type: ignore[call-arg]
         return [Identification(f.face, tuple(matches), self.threshold, self.metric)
                 for f, matches in zip(found, results)]
 
     def enroll(self, gallery: Gallery, name: str, sources: Sequence[ImageInput],
-               metadata: dict[str, object] | None = None) -> list[int]:
+               metadata: dict[str, object] | None = None, group: str | None = None
+               ) -> list[int]:
         """Add the largest face of each image to ``name`` in ``gallery`` (creating the
-        person if needed), all in one transaction; NoFaceError names an image without a
-        face, and then nothing is stored."""
+        person if needed; in ``group``, default ``default``), all in one transaction;
+        NoFaceError names an image without a face, and then nothing is stored."""
         found = [self.embed_largest(s) for s in sources]
+        extra = {} if group is None else {"group": group}
         return gallery.add_faces(
             name, self.embedder_name, np.stack([f.embedding for f in found]),
             sources=[_describe(s) for s in sources], boxes=[f.face.box for f in found],
-            metadata=metadata)
+            metadata=metadata, **extra)
 
     def distance_matrix(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return pairwise(a, b, self.metric)

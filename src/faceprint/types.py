@@ -195,11 +195,16 @@ class Match:
     distance: float
     person_id: int
     face_id: int
+    group_id: str = "default"
+    face_token: str = ""
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready: the distance rounded to 4 decimals, as the CLI prints it."""
-        return {"name": self.name, "distance": round(float(self.distance), 4),
-                "person_id": self.person_id, "face_id": self.face_id}
+    def to_dict(self, ndigits: int = 4) -> dict[str, object]:
+        """JSON-ready: the distance rounded to ``ndigits`` decimals (4, as the CLI
+        prints it); ``name`` is the user id within ``group_id``."""
+        return {"name": self.name, "group_id": self.group_id,
+                "distance": round(float(self.distance), ndigits),
+                "person_id": self.person_id, "face_id": self.face_id,
+                "face_token": self.face_token}
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,10 +237,12 @@ class Identification:
 
     def to_dict(self, candidates: bool = True) -> dict[str, object]:
         """JSON-ready: the face's box ``[left, top, width, height]``, the name (None:
-        unknown), the best distance (4 decimals; None with an empty gallery), the
+        unknown) and its group, the best distance (4 decimals; None with an empty gallery), the
         threshold and metric, and (``candidates``) every candidate, nearest first."""
+        best = self.best
         out: dict[str, object] = {
             "box": self.face.box.as_list(), "name": self.name,
+            "group": best.group_id if self.name is not None and best is not None else None,
             "distance": None if self.distance is None else round(float(self.distance), 4),
             "threshold": round(float(self.threshold), 4), "metric": self.metric}
         if candidates:
@@ -268,12 +275,15 @@ class StoredFace:
     source: str | None
     box: Box | None
     created: str
+    face_token: str = ""
+    quality: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready; ``box`` is ``[left, top, width, height]`` (None when not stored)."""
         return {"id": self.id, "person_id": self.person_id, "embedder": self.embedder,
                 "source": self.source, "box": self.box.as_list() if self.box else None,
-                "created": self.created}
+                "created": self.created, "face_token": self.face_token,
+                "quality": self.quality}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -283,3 +293,93 @@ class FaceEmbedding:
     face: Face
     embedding: np.ndarray
     embedder: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group of users (a building, a company, a family album): users and searches
+    are scoped to groups."""
+
+    group_id: str
+    created: str
+    user_count: int = 0
+    face_count: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"group_id": self.group_id, "created": self.created,
+                "users": self.user_count, "faces": self.face_count}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user of one group. The same ``user_id`` may exist in two groups, as two
+    users; ``user_info`` is free JSON metadata."""
+
+    group_id: str
+    user_id: str
+    user_info: dict[str, object] = field(default_factory=dict)
+    face_count: int = 0
+    created: str = ""
+    ref: int = 0  # the store's internal key (what Match.person_id carries)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"group_id": self.group_id, "user_id": self.user_id,
+                "user_info": self.user_info, "faces": self.face_count,
+                "created": self.created}
+
+
+@dataclass(frozen=True, slots=True)
+class FaceRecord:
+    """One stored face of a user. ``face_token`` is opaque and unguessable (128
+    random bits, hex); ``id`` is the store's internal key; ``quality`` is in the
+    range the caller gave (None when unknown)."""
+
+    face_token: str
+    group_id: str
+    user_id: str
+    embedder: str
+    source: str | None
+    box: Box | None
+    quality: float | None
+    created: str
+    id: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"face_token": self.face_token, "group_id": self.group_id,
+                "user_id": self.user_id, "embedder": self.embedder, "source": self.source,
+                "box": self.box.as_list() if self.box else None, "quality": self.quality,
+                "created": self.created}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """What a gallery search said of one query vector: the nearest users (one entry
+    per user, by their nearest face), nearest first, and the threshold (in
+    ``metric``) above which the query is "unknown"."""
+
+    candidates: tuple[Match, ...]
+    threshold: float | None
+    metric: Metric
+
+    @property
+    def best(self) -> Match | None:
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def known(self) -> bool:
+        best = self.best
+        return best is not None and (self.threshold is None or best.distance <= self.threshold)
+
+    @property
+    def user_id(self) -> str | None:
+        """The best user's id, or None for "unknown" (nothing within the threshold)."""
+        return self.best.name if self.known and self.best else None
+
+    @property
+    def group_id(self) -> str | None:
+        return self.best.group_id if self.known and self.best else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"user_id": self.user_id, "group_id": self.group_id,
+                "threshold": self.threshold, "metric": self.metric,
+                "candidates": [m.to_dict() for m in self.candidates]}

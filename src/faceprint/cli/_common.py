@@ -21,7 +21,7 @@ from ..registry import (
 )
 
 if TYPE_CHECKING:
-    from ..gallery.sqlite import SqliteGallery
+    from ..gallery import Gallery
     from ..pipeline import Pipeline
 
 EXIT_USAGE = UsageError.exit_code
@@ -109,10 +109,11 @@ def pipeline(args: argparse.Namespace) -> Pipeline:
                     flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0))
 
 
-def gallery(args: argparse.Namespace) -> SqliteGallery:
-    from ..gallery.sqlite import SqliteGallery
+def gallery(args: argparse.Namespace) -> Gallery:
+    """The gallery ``--db`` names (see :func:`faceprint.gallery.open_gallery`)."""
+    from ..gallery import open_gallery
 
-    return SqliteGallery(args.db)
+    return open_gallery(args.db)
 
 
 def int_list(text: str | None, option: str, one_based: bool = False) -> list[int] | None:

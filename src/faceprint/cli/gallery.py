@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import EmptyGalleryError, ImageError, UsageError
+from ..gallery.model import DEFAULT_GROUP
 from ._common import (
     ImageErrors,
     add_db_arg,
@@ -19,6 +20,7 @@ from ._common import (
     print_json,
     progress,
 )
+from .groups import add_group_arg
 
 if TYPE_CHECKING:
     from ._common import Subparsers
@@ -42,18 +44,19 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     pipe = pipeline(args)
     with gallery(args) as g:
         ids = pipe.enroll(g, args.name, list(progress(args.images, "enroll")),
-                          metadata=metadata)
-        person = g.person(args.name)
+                          metadata=metadata, group=args.group)
+        person = g.person(args.name, args.group)
     print(f"enrolled {len(ids)} face{'s' if len(ids) != 1 else ''} for {person.name} "
-          f"({person.face_count} in all) in {args.db}")
+          f"({person.face_count} in all) in {args.db}"
+          + ("" if args.group == DEFAULT_GROUP else f", group {args.group}"))
     return 0
 
 
 def cmd_people(args: argparse.Namespace) -> int:
     with gallery(args) as g:
-        people = g.people()
+        people = g.people(args.group)
     if args.json:
-        print_json({"people": [p.to_dict() for p in people]})
+        print_json({"group": args.group, "people": [p.to_dict() for p in people]})
     elif not people:
         print(f"no one is enrolled in {args.db}")
     else:
@@ -65,32 +68,32 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 def cmd_faces(args: argparse.Namespace) -> int:
     with gallery(args) as g:
-        faces = g.faces(args.name)
+        faces = g.faces(args.name, args.group)
     if args.json:
         print_json({"name": args.name, "faces": [f.to_dict() for f in faces]})
         return 0
     for f in faces:
         box = f" box {f.box.as_list()}" if f.box else ""
-        print(f"face {f.id}: {f.embedder} from {f.source or '?'}{box} ({f.created})")
+        print(f"face {f.face_token}: {f.embedder} from {f.source or '?'}{box} ({f.created})")
     return 0
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
     if args.face is None and not args.name:
-        raise UsageError("forget needs a NAME or --face ID")
+        raise UsageError("forget needs a NAME or --face TOKEN")
     with gallery(args) as g:
         if args.face is not None:
-            g.remove_face(args.face)
+            g.remove_face(int(args.face) if args.face.isdigit() else args.face)
             print(f"forgot face {args.face}")
         else:
-            count = g.remove_person(args.name)
+            count = g.remove_person(args.name, args.group)
             print(f"forgot {args.name} and {count} face{'s' if count != 1 else ''}")
     return 0
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
     with gallery(args) as g:
-        person = g.rename(args.old, args.new)
+        person = g.rename(args.old, args.new, args.group)
     print(f"renamed {args.old} to {person.name}")
     return 0
 
@@ -113,7 +116,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
             except ImageError as exc:
                 report.append(errors.add(path, exc))
                 continue
-            found = pipe.identify(image, g, k=args.k)
+            found = pipe.identify(image, g, k=args.k, groups=args.group)
             report.append({"path": path,
                            "faces": [i.to_dict(candidates=args.k > 1) for i in found]})
             if args.draw:
@@ -146,36 +149,42 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="metadata to store with the person (repeatable)")
     add_db_arg(p)
+    add_group_arg(p)
     add_detector_args(p)
     add_embedder_args(p)
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("people", help="list enrolled people")
     add_db_arg(p)
+    add_group_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_people)
 
     p = sub.add_parser("faces", help="list one person's stored faces")
     p.add_argument("name", metavar="NAME")
     add_db_arg(p)
+    add_group_arg(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_faces)
 
     p = sub.add_parser("forget", help="remove a person (or one face) from the gallery")
     p.add_argument("name", nargs="?", metavar="NAME")
-    p.add_argument("--face", type=int, metavar="ID", help="remove only this face")
+    p.add_argument("--face", metavar="TOKEN", help="remove only this face (its face token)")
     add_db_arg(p)
+    add_group_arg(p)
     p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("rename", help="rename an enrolled person")
     p.add_argument("old", metavar="OLD")
     p.add_argument("new", metavar="NEW")
     add_db_arg(p)
+    add_group_arg(p)
     p.set_defaults(func=cmd_rename)
 
     p = sub.add_parser("identify", help="name every face of the images from the gallery")
     p.add_argument("images", nargs="+", metavar="IMG")
     add_db_arg(p)
+    add_group_arg(p, several=True)
     add_detector_args(p)
     add_embedder_args(p)
     p.add_argument("--match-threshold", type=float, metavar="D",

@@ -28,7 +28,7 @@ probes it is applied to (the usual way of reporting DIR at a given FPIR).
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,16 +149,22 @@ class IdentifyReport:
 def score(probe_vectors: np.ndarray, probe_people: Sequence[str],
           impostor_vectors: np.ndarray, gallery_vectors: np.ndarray,
           gallery_people: Sequence[str], metric: Any, far: float, gallery_size: int,
-          probe_paths: Sequence[str] = (), gallery_paths: Sequence[str] = ()
+          probe_paths: Sequence[str] = (), gallery_paths: Sequence[str] = (),
+          search: Callable[[np.ndarray, list[str]], np.ndarray] | None = None
           ) -> GalleryResult:
     """Rank-k and DIR at ``far`` for probes against a gallery (see the module
     docstring); ``failures`` lists up to 12 rank-1 errors as (probe, wrongly
-    chosen gallery image, a gallery image of the right person, distance)."""
+    chosen gallery image, a gallery image of the right person, distance).
+    ``search(vectors, names)``, when given, answers each vector's distance to each
+    person of ``names`` (``(N, len(names))``) instead of numpy here: a gallery's
+    search, scored the same way (then without ``failures``)."""
     names = sorted(set(gallery_people))
     col = {n: i for i, n in enumerate(names)}
     owner = np.array([col[n] for n in gallery_people])
 
     def per_person(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if search is not None:
+            return search(vectors, names), np.zeros((len(vectors), len(names)), dtype=int)
         d = pairwise(vectors, gallery_vectors, metric)
         best = np.full((len(vectors), len(names)), np.inf)
         arg = np.zeros((len(vectors), len(names)), dtype=int)
@@ -193,7 +199,7 @@ def score(probe_vectors: np.ndarray, probe_people: Sequence[str],
         threshold, fars, dirs = float("inf"), np.zeros(1), np.array([correct.mean()])
     dir_at = float((correct & (top_d <= threshold)).mean())
     failures = []
-    if probe_paths and gallery_paths:
+    if probe_paths and gallery_paths and search is None:
         for i in np.flatnonzero(~correct)[:12]:
             wrong = gallery_paths[nearest[i, top[i]]]
             right = gallery_paths[nearest[i, truth[i]]]

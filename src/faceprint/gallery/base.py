@@ -24,7 +24,7 @@ def default_db_path() -> Path:
 
 
 @runtime_checkable
-class Gallery(Protocol):
+class Gallery(Protocol):  # the flat API (faceprint 0.1); gallery.core.Gallery implements it
     """People with names and metadata, each with faces embedded by named embedders."""
 
     def add_person(self, name: str, metadata: dict[str, object] | None = None) -> Person: ...
