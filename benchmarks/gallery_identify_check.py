@@ -7,7 +7,7 @@ person's gallery images enrolled in a real SQLite + FAISS gallery whose search
 (k = every person) gives each probe's distance to each person. Prints both and
 exits 1 if any rank-k or DIR differs.
 
-    python benchmarks/gallery_identify_check.py --data ../shared/data
+    python benchmarks/gallery_identify_check.py --data ../shared/data/lfw
     python benchmarks/gallery_identify_check.py --max-people 20 --max-probes 5 \\
         --impostors 40 --gallery 1,3 --far 0.05        # what the test runs
 """
@@ -84,7 +84,7 @@ def compare(data: str, max_people: int | None, max_probes: int, impostors: int,
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default="../shared/data/lfw")
     ap.add_argument("--max-people", type=int, default=None)
     ap.add_argument("--max-probes", type=int, default=20)
     ap.add_argument("--impostors", type=int, default=1000)

@@ -250,3 +250,23 @@ def test_schema1_gallery_is_migrated_in_place_with_a_backup(tmp_path: Path) -> N
     assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
     with SqliteGallery(db) as again:  # a second open does not migrate again
         assert again.store.migrated_from is None  # type: ignore[attr-defined]
+
+
+def test_index_newer_than_its_store_is_rebuilt(db: Path) -> None:
+    """A database file put back from a copy (its change counter behind the saved
+    index's): the index is not trusted but rebuilt from the store."""
+    vecs = _vecs(11, 4)
+    with SqliteGallery(db) as g:
+        g.add_faces("kept", "emb", vecs[:1])
+    copy = db.read_bytes()
+    with SqliteGallery(db) as g:
+        g.add_faces("later", "emb", vecs[1:2])
+        g.search("emb", vecs[:1], "euclidean")
+        g.save_index()
+    for extra in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        extra.unlink(missing_ok=True)
+    db.write_bytes(copy)
+    with SqliteGallery(db) as g:
+        assert not g.index.loaded_from_disk  # type: ignore[union-attr]
+        names = {m.name for m in g.search("emb", vecs[1:2], "euclidean", k=5)[0]}
+        assert names == {"kept"}
