@@ -51,8 +51,8 @@ def compare(data: str, max_people: int | None, max_probes: int, impostors: int,
             gallery: tuple[int, ...], far: float, workers: int = 0
             ) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
     """(gallery size, the suite's result, the gallery's result) per gallery size."""
-    from faceprint.eval.identify import IdentifyProtocol, make_split, score
     from faceprint.datasets.lfw import person_of
+    from faceprint.eval.identify import IdentifyProtocol, make_split, score
     from faceprint.eval.lfw import embed_method
     from faceprint.pipeline import PipelineRecipe
 
