@@ -427,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .train.cli import add_parsers as add_train_parsers
 
     add_train_parsers(sub)
+    from ._cli_cluster import register as add_cluster_parsers
+    from ._cli_figure import register as add_figure_parsers
+
+    add_cluster_parsers(sub)
+    add_figure_parsers(sub)
     return parser
 
 
