@@ -205,8 +205,8 @@ def link_graph(x: np.ndarray, threshold: float, metric: Metric = "euclidean",
 
 # -- the methods -----------------------------------------------------------------------
 def chinese_whispers(graph: sp.csr_matrix, *, threshold: float, seed: int = 0,
-                     iterations: int = 50, weighting: Literal["unit", "linear"] = "linear",
-                     batch: int = 64) -> np.ndarray:
+                     iterations: int = 100,
+                     weighting: Literal["unit", "linear"] = "linear") -> np.ndarray:
     """Chinese whispers on a link graph (values: distances). Returns one label per
     node (not yet renumbered).
 
@@ -214,41 +214,44 @@ def chinese_whispers(graph: sp.csr_matrix, *, threshold: float, seed: int = 0,
     weight 1. ``"linear"``: each link votes with weight ``1 - d / (2 * threshold)``
     (closer faces weigh more, from 1 at d = 0 to 0.5 at the threshold) and a node's
     own vote only breaks ties (1e-6; a node that kept its own label at full weight
-    would never move). Nodes are updated
-    in a random order drawn from ``seed``, ``batch`` at a time (each batch sees the
-    labels the previous batches chose), until a whole pass changes nothing or
-    ``iterations`` passes were made. Ties go to the smallest label."""
+    would never move). Nodes are visited one at a time in a random order drawn from
+    ``seed``, each taking the label with the largest vote among its links (ties: the
+    smallest label), as in Biemann's algorithm; after the first pass only the nodes
+    next to a node that changed are visited again, until none changes or after
+    ``iterations`` passes."""
     n = graph.shape[0]
-    w = graph.copy().astype(np.float64)
-    if weighting == "linear":
-        w.data = 1.0 - w.data / (2.0 * threshold)
-    elif weighting == "unit":
-        w.data = np.ones_like(w.data)
-    else:
+    if weighting not in ("unit", "linear"):
         raise FaceprintError(f"unknown weighting {weighting!r}: unit or linear")
+    g = graph.tocsr()
+    indptr, indices = g.indptr, g.indices
+    weights = (np.ones(len(g.data)) if weighting == "unit"
+               else 1.0 - g.data.astype(np.float64) / (2.0 * threshold))
     self_vote = 1.0 if weighting == "unit" else 1e-6
-    w = (w + self_vote * sp.identity(n, format="csr")).tocsr()
     labels = np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
-    indptr, indices, data = w.indptr, w.indices, w.data
+    active = np.ones(n, dtype=bool)
+    active[np.diff(indptr) == 0] = False  # faces linked to nobody keep their own label
     for _ in range(iterations):
-        changed = 0
-        order = rng.permutation(n)
-        for start in range(0, n, batch):
-            nodes = order[start:start + batch]
-            lo, hi = indptr[nodes], indptr[nodes + 1]
-            counts = hi - lo
-            take = np.repeat(lo - np.cumsum(np.r_[0, counts[:-1]]), counts) + np.arange(
-                counts.sum())
-            owner = np.repeat(np.arange(len(nodes)), counts)
-            votes = sp.csr_matrix((data[take], (owner, labels[indices[take]])),
-                                  shape=(len(nodes), n))
-            votes.sum_duplicates()
-            best = np.asarray(votes.argmax(axis=1)).ravel()
-            changed += int((labels[nodes] != best).sum())
-            labels[nodes] = best
-        if changed == 0:
+        todo = np.flatnonzero(active)
+        if not len(todo):
             break
+        active[:] = False
+        for node in rng.permutation(todo).tolist():
+            lo, hi = indptr[node], indptr[node + 1]
+            neigh = indices[lo:hi]
+            labs = labels[neigh]
+            own = labels[node]
+            first = labs[0]
+            if (labs == first).all():  # one label around: take it (or keep it)
+                best = first if (hi - lo) + 0.0 > self_vote or first == own else min(
+                    first, own)
+            else:
+                uniq, inv = np.unique(np.append(labs, own), return_inverse=True)
+                votes = np.bincount(inv, weights=np.append(weights[lo:hi], self_vote))
+                best = uniq[int(np.argmax(votes))]
+            if best != own:
+                labels[node] = best
+                active[neigh] = True
     return labels
 
 
