@@ -247,7 +247,9 @@ def cmd_map(out: Path, args: argparse.Namespace) -> int:
         thumbs.get(f"{f.path}|{f.box.as_list()}") for f in faces.refs()]
     target = Path(args.png) if args.png else out / "map.png"
     embedding_map(faces.vectors, tags, target, metric=state.metric, thumbs=pics,
-                  perplexity=args.perplexity, title=f"{len(result.clusters)} people of "
-                  f"{out.name}: t-SNE of {len(faces)} faces ({state.embedder})")
+                  perplexity=args.perplexity,
+                  title=f"t-SNE of the {len(faces)} faces of {out.resolve().name}: "
+                        f"{len(result.clusters)} people found ({state.method}, "
+                        f"{state.embedder})")
     print(f"wrote {target}")
     return 0

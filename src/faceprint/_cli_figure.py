@@ -85,7 +85,7 @@ def cmd_recognized(args: argparse.Namespace) -> int:
             image = pipe.load(path)
             found = pipe.identify(image, gallery)
             target = _draw_target(args.out, path, len(args.images))
-            if target.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            if target.parent == Path(args.out):  # a folder of pictures: PNGs
                 target = target.with_suffix(".png")
             boxes = [(i.face.box.left, i.face.box.top, i.face.box.width, i.face.box.height)
                      for i in found]

@@ -41,7 +41,12 @@ def tsne(x: np.ndarray, metric: Metric = "euclidean", perplexity: float = 30.0,
     perplexity = min(perplexity, max(1.0, (len(x) - 1) / 3))
     model = TSNE(n_components=2, metric="precomputed", init="random", random_state=seed,
                  perplexity=perplexity)
-    xy: np.ndarray = model.fit_transform(np.maximum(d, 0.0))
+    from threadpoolctl import threadpool_limits
+
+    # one OpenMP thread: on a busy machine t-SNE's threads spin-wait (139 faces: 1.9 s
+    # on one thread, 156 s on all of them under load)
+    with threadpool_limits(1):
+        xy: np.ndarray = model.fit_transform(np.maximum(d, 0.0))
     return xy
 
 
@@ -59,8 +64,12 @@ def embedding_map(x: np.ndarray, labels: Sequence[str], path: str | Path, *,
     plt = _pyplot()
     xy = tsne(x, metric, perplexity, seed)
     names, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
+    def natural(name: str) -> tuple[int, int, str]:  # "#2" before "#10"
+        digits = name.lstrip("#")
+        return (0, int(digits), "") if digits.isdigit() else (1, 0, name)
+
     order = [n for n, _ in sorted(zip(names.tolist(), counts.tolist()),
-                                  key=lambda t: (-t[1], t[0])) if n != alone]
+                                  key=lambda t: (-t[1], natural(t[0]))) if n != alone]
     colour = dict(zip(order, _colours(len(order))))
     fig, ax = plt.subplots(figsize=(10, 8.5), dpi=110)
     labs = np.asarray(labels, dtype=object).astype(str)
@@ -73,7 +82,7 @@ def embedding_map(x: np.ndarray, labels: Sequence[str], path: str | Path, *,
                    label=f"{name} ({int(m.sum())})" if name in order[:max_legend]
                    or name == alone else None)
     if thumbs is not None:
-        zoom = 0.32 if len(xy) > 150 else 0.45
+        zoom = 0.32 if len(xy) > 400 else 0.5
         for (px, py), lab, t in zip(xy, labs, thumbs):
             if isinstance(t, np.ndarray):
                 pic = np.asarray(Image.fromarray(t).convert("RGB").resize((64, 64)))
@@ -108,11 +117,10 @@ def similarity_matrix(x: np.ndarray, labels: Sequence[str], path: str | Path, *,
     vmax = float(np.percentile(d, 98)) if n > 1 else 1.0
     im = ax.imshow(d, cmap="viridis_r", vmin=0.0, vmax=max(vmax, 1e-6))
     bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label(f"distance ({metric})")
+    bar.set_label(f"distance ({metric})" + (
+        f"; red line: threshold {threshold:.2f}" if threshold is not None else ""))
     if threshold is not None:
-        bar.ax.axhline(threshold, color="red", linewidth=2)
-        bar.ax.text(1.6, threshold, f" {threshold:.2f}", color="red", va="center",
-                    fontsize=7, transform=bar.ax.get_yaxis_transform())
+        bar.ax.axhline(threshold, color="red", linewidth=2.5)
     # one tick per person, in the middle of its block, and lines between blocks
     starts = [i for i in range(n) if i == 0 or labs[i] != labs[i - 1]]
     ends = [*starts[1:], n]
