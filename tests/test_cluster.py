@@ -159,3 +159,17 @@ def test_every_method_keeps_real_people_apart(
 def test_faces_and_embeddings_must_match() -> None:
     with pytest.raises(FaceprintError, match="2 embeddings for 1 faces"):
         cluster_faces(np.zeros((2, 128)), [FaceRef("a.jpg", Box(0, 0, 1, 1))], threshold=0.5)
+
+
+def test_embedding_map_samples_large_sets(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from faceprint.figures import embedding_map
+
+    x, truth = people_like(n_people=6, per=10)
+    out = embedding_map(x, [f"p{t}" for t in truth], tmp_path / "m.png", max_points=40,
+                        perplexity=5)
+    with Image.open(out) as im:
+        px = np.asarray(im.convert("RGB")).astype(int)
+    coloured = (px.max(axis=2) - px.min(axis=2)) > 60  # the dots; axes and text are grey
+    assert coloured.sum() > 1000

@@ -54,14 +54,23 @@ def embedding_map(x: np.ndarray, labels: Sequence[str], path: str | Path, *,
                   metric: Metric = "euclidean",
                   thumbs: Sequence[str | Path | np.ndarray | None] | None = None,
                   perplexity: float = 30.0, title: str = "", seed: int = 0,
-                  max_legend: int = 20, alone: str = "alone") -> Path:
+                  max_legend: int = 20, alone: str = "alone", max_points: int = 3000
+                  ) -> Path:
     """A t-SNE map of faces, one colour per label (``alone`` in grey), each face's
     thumbnail drawn at its place when ``thumbs`` are given (in a ring of its
-    label's colour). The legend names the ``max_legend`` largest labels."""
+    label's colour). The legend names the ``max_legend`` largest labels. Above
+    ``max_points`` faces a seeded random sample of that many is drawn (t-SNE here
+    holds all distances: 3,000 faces are 72 MB), and the title says so."""
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
     from PIL import Image
 
     plt = _pyplot()
+    if len(x) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
+        title = (title or f"t-SNE of {len(x)} faces") + f" (a sample of {max_points})"
+        x = np.asarray(x)[keep]
+        labels = [labels[i] for i in keep]
+        thumbs = None if thumbs is None else [thumbs[i] for i in keep]
     xy = tsne(x, metric, perplexity, seed)
     names, counts = np.unique(np.asarray(labels, dtype=object).astype(str), return_counts=True)
     def natural(name: str) -> tuple[int, int, str]:  # "#2" before "#10"
