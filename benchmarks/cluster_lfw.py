@@ -68,8 +68,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from faceprint.cluster import METHODS, THRESHOLD_SCALE, score
-    from faceprint.embedders.dlib_resnet import THRESHOLD
     from faceprint.datasets.lfw import person_of
+    from faceprint.embedders.dlib_resnet import THRESHOLD
     from faceprint.eval.lfw import embed_images
     from faceprint.pipeline import PipelineRecipe
 
