@@ -64,7 +64,8 @@ def test_identify_reports_every_image_when_some_cannot_be_read(
     faces = json.loads(ok(run("faces", "Colin_Powell", "--json", db=db)).stdout)
     assert faces["name"] == "Colin_Powell" and len(faces["faces"]) == 2
     stored = faces["faces"][0]
-    assert set(stored) == {"id", "person_id", "embedder", "source", "box", "created"}
+    assert set(stored) == {"id", "person_id", "embedder", "source", "box", "created",
+                           "face_token", "quality"}
     assert stored["embedder"] == "dlib-resnet" and stored["source"].endswith("_0001.jpg")
     assert len(stored["box"]) == 4
 
