@@ -427,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .train.cli import add_parsers as add_train_parsers
 
     add_train_parsers(sub)
+    from ._cli_video import register as register_video
+
+    register_video(sub)
     return parser
 
 

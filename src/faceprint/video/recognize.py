@@ -5,8 +5,9 @@ embeddings, and events as they happen.
 Adaptive detection (``every=None``) runs the detector on frame 0 and then after an
 interval that is:
 
-* **1** while any track is tentative (a detection that matched no track: a new
-  face, to confirm or reject at once);
+* **1**, once, after a detection that started a tentative track (a detection that
+  matched no track: a new face, to confirm or reject at once); the interval itself
+  is kept, so a detection that flickers costs one extra detection, not the schedule;
 * **halved** when a confirmed track found no detection (a face leaving, hidden, or
   lost by the tracker);
 * at most **2** while a track's box lies within 5 % of the image border (faces enter
@@ -29,9 +30,11 @@ import numpy as np
 
 from ..errors import EmptyGalleryError, GalleryError
 from ..types import Box, Face
+from .flow import flow_boxes
+from .flow import gray as flow_gray
 from .identity import Evidence, face_quality, lookup, supports_groups, vote
 from .source import Frame
-from .tracker import Tracker, TrackState
+from .tracker import Tracker, TrackState, suppress_duplicates
 
 if TYPE_CHECKING:
     from ..gallery.base import Gallery
@@ -118,6 +121,8 @@ class FrameResult:
     tracks: list[tuple[Track, Observation]]
     detected: bool
     events: list[Event]
+    #: True for the one result after the last frame, which only ends the tracks
+    final: bool = False
 
 
 class VideoRecognizer:
@@ -136,6 +141,8 @@ class VideoRecognizer:
     detect_width: run the detector on a copy of each frame resized to this width
         (when narrower than the frame); boxes and landmarks are scaled back, and
         faces are aligned and embedded from the full frame. None: the full frame.
+    flow: follow each face by optical flow between frames (:mod:`.flow`), a
+        measurement for its Kalman filter; False: SORT's constant velocity alone.
     """
 
     def __init__(self, pipeline: Pipeline, gallery: Gallery | None = None, *,
@@ -143,7 +150,7 @@ class VideoRecognizer:
                  max_every: int = 10, embed: bool | None = None, min_hits: int = 2,
                  max_age: int = 25, min_votes: int = 2, max_evidence: int = 12,
                  min_quality: float = 0.1, thumbnail_size: int = 112,
-                 detect_width: int | None = None) -> None:
+                 detect_width: int | None = None, flow: bool = True) -> None:
         if every is not None and every < 1:
             raise ValueError("every must be at least 1 frame")
         if max_every < 1:
@@ -165,27 +172,34 @@ class VideoRecognizer:
         self.min_quality = min_quality
         self.thumbnail_size = thumbnail_size
         self.detect_width = detect_width
+        self.flow = flow
+        self._prev_gray: tuple[np.ndarray, float] | None = None
         self.tracker = Tracker(min_hits=min_hits, max_age=max(max_age, 2 * (every or max_every)))
         self.tracks: dict[int, Track] = {}  #: every confirmed track so far, by id
         self.frames = 0
         self.detection_frames = 0
         self.embeddings = 0
         self._interval = 1
+        self._confirm_next = False
         self._last_detect: int | None = None
 
     # -- the schedule -------------------------------------------------------------
     def _should_detect(self, index: int) -> bool:
         if self._last_detect is None:
             return True
-        step = self.every if self.every is not None else self._interval
-        return index - self._last_detect >= step
+        if self.every is not None:
+            return index - self._last_detect >= self.every
+        if self._confirm_next:
+            return True
+        return index - self._last_detect >= self._interval
 
     def _next_interval(self, image_size: tuple[int, int]) -> None:
         if self.every is not None:
             return
         t = self.tracker
-        if any(not s.confirmed for s in t.tracks):
-            self._interval = 1
+        # a new face: look again on the next frame, keeping the interval as it was
+        self._confirm_next = any(not s.confirmed for s in t.tracks)
+        if self._confirm_next:
             return
         if t.missed_tracks:
             self._interval = max(1, self._interval // 2)
@@ -238,9 +252,19 @@ class VideoRecognizer:
         faces: list[Face] = []
         if detect:
             faces = self._detect(image)
+            keep = suppress_duplicates([f.box for f in faces], [f.score for f in faces])
+            faces = [faces[i] for i in sorted(keep)]
             self._last_detect = index
             self.detection_frames += 1
-        states = self.tracker.step(index, [f.box for f in faces] if detect else None, (w, h))
+        motion = None
+        if self.flow:
+            cur = flow_gray(image)
+            if self._prev_gray is not None and self.tracker.tracks:
+                motion = flow_boxes(self._prev_gray[0], cur[0],
+                                    [s.box for s in self.tracker.tracks], cur[1])
+            self._prev_gray = cur
+        states = self.tracker.step(index, [f.box for f in faces] if detect else None, (w, h),
+                                   motion)
         events: list[Event] = []
         for s in self.tracker.ended:
             rec = self._record(s)
@@ -254,6 +278,8 @@ class VideoRecognizer:
         for s in states:
             rec = self._record(s)
             face = faces[s.matched] if s.matched is not None else None
+            if face is None and s.last_seen < (self._last_detect or 0):
+                continue  # missed by the last detection: coasting, not shown or recorded
             obs = Observation(index, s.box, None if face is None else float(face.score),
                               face is not None)
             rec.observations.append(obs)
@@ -334,7 +360,7 @@ class VideoRecognizer:
                     result.events.append(Event("named", e.frame, e.time, e.track))
             yield result
         if last is not None:
-            yield FrameResult(last, [], False, self.finish(last.index, last.time))
+            yield FrameResult(last, [], False, self.finish(last.index, last.time), final=True)
 
     def all_tracks(self) -> list[Track]:
         return [self.tracks[k] for k in sorted(self.tracks)]

@@ -12,6 +12,10 @@ Differences from SORT, all for detection every few frames rather than every fram
   and a tentative track that misses a detection is deleted (a false detection does
   not live on); confirmed tracks live ``max_age`` frames without a match and are
   deleted at once when their prediction leaves the image;
+* a detection that matched no track but lies mostly (``duplicate_overlap`` of its
+  area) over a face matched on the same frame starts no track: detectors that search
+  overlapping tiles sometimes report one face twice, with boxes too different for
+  non-maximum suppression;
 * ids are given at confirmation, so they count people on screen (1, 2, 3 ...) and
   never change for the life of a track.
 
@@ -102,6 +106,15 @@ class TrackState:
         return self.id > 0
 
 
+def _overlap(a: Box, b: Box) -> float:
+    """The share of ``a``'s area that lies inside ``b``."""
+    iw = min(a.right, b.right) - max(a.left, b.left)
+    ih = min(a.bottom, b.bottom) - max(a.top, b.top)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(a.area, 1e-9)
+
+
 def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
     out = np.zeros((len(a), len(b)))
     for i, x in enumerate(a):
@@ -115,7 +128,8 @@ class Tracker:
     on detection frames and ``None`` on the frames in between."""
 
     def __init__(self, *, min_hits: int = 2, max_age: int = 25, iou_threshold: float = 0.3,
-                 center_gate: float = 0.6, size_gate: float = 1.5) -> None:
+                 center_gate: float = 0.6, size_gate: float = 1.5,
+                 duplicate_overlap: float = 0.4) -> None:
         if min_hits < 1 or max_age < 1:
             raise ValueError("min_hits and max_age must be at least 1")
         self.min_hits = min_hits
@@ -123,15 +137,18 @@ class Tracker:
         self.iou_threshold = iou_threshold
         self.center_gate = center_gate
         self.size_gate = size_gate
+        self.duplicate_overlap = duplicate_overlap
         self.tracks: list[TrackState] = []
         self._next_id = 1
         #: tracks that ended on the last step (confirmed ones only)
         self.ended: list[TrackState] = []
         #: tracks confirmed on the last step
         self.born: list[TrackState] = []
-        #: detections of the last detection frame that matched no track / tracks missed
+        #: detections of the last detection frame that matched no track, and confirmed
+        #: tracks that the previous detection found and the last one did not
         self.unmatched_detections = 0
         self.missed_tracks = 0
+        self._last_detection = -1
 
     def _match(self, predicted: list[Box], boxes: Sequence[Box]) -> list[tuple[int, int]]:
         if not predicted or not boxes:
@@ -163,16 +180,24 @@ class Tracker:
         return pairs
 
     def step(self, frame: int, boxes: Sequence[Box] | None,
-             image_size: tuple[int, int] | None = None) -> list[TrackState]:
+             image_size: tuple[int, int] | None = None,
+             motion: Sequence[Box | None] | None = None) -> list[TrackState]:
         """Advance one frame; returns the tracks alive after it (tentative ones too).
 
         boxes: this frame's detections, or None when the detector did not run.
         image_size: ``(width, height)``; tracks predicted out of it end.
+        motion: for each track of :attr:`tracks` (in order), where it moved since the
+            last frame as measured by other means (optical flow), or None; a
+            measurement for its Kalman filter before matching, not a hit.
         """
         self.ended, self.born = [], []
-        for t in self.tracks:
+        for i, t in enumerate(self.tracks):
             t.box = t.kalman.predict()
             t.matched = None
+            moved = motion[i] if motion is not None and i < len(motion) else None
+            if moved is not None:  # a measurement of where the face went (optical flow)
+                t.kalman.update(moved)
+                t.box = moved
         if boxes is not None:
             pairs = self._match([t.box for t in self.tracks], boxes)
             matched_t = {i for i, _ in pairs}
@@ -187,15 +212,21 @@ class Tracker:
                 if not t.confirmed and t.hits >= self.min_hits:
                     self._confirm(t)
             self.unmatched_detections = len(boxes) - len(matched_d)
-            self.missed_tracks = len(self.tracks) - len(matched_t)
+            # confirmed tracks found by the previous detection and not by this one
+            self.missed_tracks = sum(
+                1 for i, t in enumerate(self.tracks) if i not in matched_t and t.confirmed
+                and t.last_seen == self._last_detection)
+            self._last_detection = frame
             alive = []
             for i, t in enumerate(self.tracks):
                 if i not in matched_t and not t.confirmed:
                     continue  # a tentative track that missed a detection
                 alive.append(t)
             self.tracks = alive
+            taken = [boxes[j] for j in matched_d]
             for j, box in enumerate(boxes):
-                if j not in matched_d:
+                if j not in matched_d and not any(
+                        _overlap(box, other) > self.duplicate_overlap for other in taken):
                     t = TrackState(KalmanBox(box), frame, frame, box=box, matched=j)
                     self.tracks.append(t)
                     if self.min_hits <= 1:
@@ -225,3 +256,16 @@ class Tracker:
         ended = [t for t in self.tracks if t.confirmed]
         self.tracks = []
         return ended
+
+
+def suppress_duplicates(boxes: Sequence[Box], scores: Sequence[float],
+                        iou: float = 0.5) -> list[int]:
+    """Indices of the boxes to keep, best score first, dropping any box that overlaps a
+    kept one by more than ``iou`` (detectors that search overlapping tiles can report
+    one face twice; two tracks on one face would follow)."""
+    order = sorted(range(len(boxes)), key=lambda i: -scores[i])
+    keep: list[int] = []
+    for i in order:
+        if all(boxes[i].iou(boxes[j]) <= iou for j in keep):
+            keep.append(i)
+    return keep
