@@ -50,9 +50,9 @@ def flow_boxes(prev: np.ndarray, cur: np.ndarray, boxes: Sequence[Box], scale: f
             out.append(None)
             continue
         pts = (pts.reshape(-1, 2) + np.array([x0, y0], np.float32)).astype(np.float32)
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, winSize=(15, 15),
+        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, pts.copy(), winSize=(15, 15),
                                               maxLevel=3)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, winSize=(15, 15),
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, pts.copy(), winSize=(15, 15),
                                                 maxLevel=3)
         ok = (st.ravel() == 1) & (st2.ravel() == 1) & (
             np.linalg.norm(back - pts, axis=1) < max_error)
