@@ -278,6 +278,11 @@ class VideoRecognizer:
         for s in states:
             rec = self._record(s)
             face = faces[s.matched] if s.matched is not None else None
+            if detect and face is None and rec.observations:
+                # the detector says the face is not there: what the tracker predicted
+                # since the track's last detection was not the face either
+                while rec.observations and not rec.observations[-1].detected:
+                    rec.observations.pop()
             if face is None and s.last_seen < (self._last_detect or 0):
                 continue  # missed by the last detection: coasting, not shown or recorded
             obs = Observation(index, s.box, None if face is None else float(face.score),

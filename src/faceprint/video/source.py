@@ -124,9 +124,7 @@ class VideoSource:
             try:
                 self._queue.put(item, timeout=0.1)
                 return
-            except queue.Full:
-                if item is None and self.live:
-                    return
+            except queue.Full:  # the end marker waits for room: frames queued stay
                 continue
 
     def _decode(self) -> None:
