@@ -292,7 +292,7 @@ def _serve(payload: bytes, stall: threading.Event) -> _Server:
     closes; if it is set, keeps the connection open and sends nothing more."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "video/x-msvideo")
             self.end_headers()
@@ -404,7 +404,7 @@ def test_cli_writes_annotated_video_json_and_csv(clip: Path, gallery_a: Path, tm
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
     assert int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == W
     cap.release()
-    assert f"track 1: frames 0-" in stdout and A_NAME in stdout
+    assert "track 1: frames 0-" in stdout and A_NAME in stdout
 
 
 def test_cli_bad_usage(clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
