@@ -27,7 +27,7 @@ def draw_tracks(image: np.ndarray, tracks: Sequence[tuple[Track, Observation]],
         cv2.rectangle(out, p1, p2, colour, thick if obs.detected else max(1, thick // 2),
                       cv2.LINE_AA)
         label = f"#{track.id} {track.name or 'unknown'}"
-        scale = max(0.5, min(b.width / 110, 1.2))
+        scale = max(0.5, image.shape[0] / 1000)  # readable on a contact sheet too
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
         y = max(p1[1] - 4, th + 2)
         cv2.rectangle(out, (p1[0], y - th - 4), (p1[0] + tw + 4, y + base - 2), colour, -1)
