@@ -187,7 +187,7 @@ def test_lfw_clip_two_tracks_right_frames_and_names(clip: Path, gallery_a: Path,
 
 def test_watch_yields_events_as_they_happen(clip: Path, gallery_a: Path) -> None:
     with SqliteGallery(gallery_a) as g:
-        events = [(e.kind, e.track.id, e.track.name, e.frame) for e in watch(clip, g)]
+        events = [(e.kind, e.track.id, e.name, e.frame) for e in watch(clip, g)]
     kinds = [(k, t) for k, t, _, _ in events]
     assert kinds.index(("appeared", 1)) < kinds.index(("named", 1)) < kinds.index(("ended", 1))
     assert ("appeared", 2) in kinds and ("ended", 2) in kinds and ("named", 2) not in kinds
@@ -407,10 +407,17 @@ def test_cli_writes_annotated_video_json_and_csv(clip: Path, gallery_a: Path, tm
     assert "track 1: frames 0-" in stdout and A_NAME in stdout
 
 
-def test_cli_bad_usage(clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_usage(clip: Path, gallery_a: Path, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _cli(["video"], capsys)
     assert code == 1 and "give a SOURCE" in err
     code, _, err = _cli(["video", str(clip), "--every", "0"], capsys)
     assert code == 1 and "--every must be at least 1" in err
     code, _, err = _cli(["video", str(clip), "--group", "staff"], capsys)
     assert code == 1 and "--group needs a gallery" in err
+    # today's gallery has no groups: a clear gallery error (6), not a silent ignore
+    code, _, err = _cli(["video", str(clip), "--db", str(gallery_a), "--group", "staff"],
+                        capsys)
+    assert code == 6 and "no groups" in err
+    code, _, err = _cli(["video", str(clip), "--db", str(tmp_path / "empty.db")], capsys)
+    assert code == 6 and "enroll someone first" in err

@@ -91,25 +91,31 @@ class Track:
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something that happened: a track ``appeared``, was ``named`` (its name changed,
-    possibly back to None), or ``ended``."""
+    possibly back to None), or ``ended``. ``name`` and ``distance`` are the track's
+    at that moment (``track`` itself goes on changing)."""
 
     kind: EventKind
     frame: int
     time: float
     track: Track
+    name: str | None = None
+    distance: float | None = None
+
+    @classmethod
+    def of(cls, kind: EventKind, frame: int, time: float, track: Track) -> Event:
+        return cls(kind, frame, time, track, track.name, track.distance)
 
     def __str__(self) -> str:
-        who = self.track.name or "unknown"
-        dist = f" (distance {self.track.distance:.3f})" if (
-            self.kind == "named" and self.track.distance is not None and self.track.name) else ""
+        who = self.name or "unknown"
+        dist = f" (distance {self.distance:.3f})" if (
+            self.kind == "named" and self.distance is not None and self.name) else ""
         return f"{self.time:8.2f}s frame {self.frame:6d}  track {self.track.id:3d} " \
                f"{self.kind:8s} {who}{dist}"
 
     def to_dict(self) -> dict[str, object]:
         return {"event": self.kind, "frame": self.frame, "time": round(self.time, 3),
-                "track": self.track.id, "name": self.track.name,
-                "distance": None if self.track.distance is None else round(
-                    self.track.distance, 4)}
+                "track": self.track.id, "name": self.name,
+                "distance": None if self.distance is None else round(self.distance, 4)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +275,10 @@ class VideoRecognizer:
         for s in self.tracker.ended:
             rec = self._record(s)
             rec.ended = True
-            events.append(Event("ended", index, frame.time, rec))
+            events.append(Event.of("ended", index, frame.time, rec))
         for s in self.tracker.born:
             rec = self._record(s)
-            events.append(Event("appeared", index, frame.time, rec))
+            events.append(Event.of("appeared", index, frame.time, rec))
         on_frame: list[tuple[Track, Observation]] = []
         to_embed: list[tuple[Track, Face, float]] = []
         for s in states:
@@ -340,7 +346,7 @@ class VideoRecognizer:
             changed = verdict.name != rec.name
             rec.name, rec.distance = verdict.name, verdict.distance
             if changed and rec.id > 0:
-                events.append(Event("named", index, t, rec))
+                events.append(Event.of("named", index, t, rec))
         return events
 
     def finish(self, frame: int, t: float) -> list[Event]:
@@ -349,7 +355,7 @@ class VideoRecognizer:
         for s in self.tracker.finish():
             rec = self._record(s)
             rec.ended = True
-            events.append(Event("ended", frame, t, rec))
+            events.append(Event.of("ended", frame, t, rec))
         return events
 
     def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
@@ -362,7 +368,7 @@ class VideoRecognizer:
             # a track named while tentative: report the name when it appears
             for e in list(result.events):
                 if e.kind == "appeared" and e.track.name is not None:
-                    result.events.append(Event("named", e.frame, e.time, e.track))
+                    result.events.append(Event.of("named", e.frame, e.time, e.track))
             yield result
         if last is not None:
             yield FrameResult(last, [], False, self.finish(last.index, last.time), final=True)
