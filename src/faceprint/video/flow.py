@@ -35,31 +35,40 @@ def flow_boxes(prev: np.ndarray, cur: np.ndarray, boxes: Sequence[Box], scale: f
     gray frames' scale from :func:`gray`."""
     import cv2
 
-    out: list[Box | None] = []
     h, w = prev.shape[:2]
-    for box in boxes:
+    groups: list[tuple[int, np.ndarray]] = []  # (box index, its corner points)
+    for k, box in enumerate(boxes):
         b = box.scaled(scale).clip(w, h)
         x0, y0 = int(b.left), int(b.top)
         x1, y1 = int(np.ceil(b.right)), int(np.ceil(b.bottom))
         if x1 - x0 < 6 or y1 - y0 < 6:
-            out.append(None)
             continue
         pts = cv2.goodFeaturesToTrack(prev[y0:y1, x0:x1], maxCorners=40, qualityLevel=0.01,
                                       minDistance=2)
         if pts is None or len(pts) < 4:
-            out.append(None)
             continue
-        pts = (pts.reshape(-1, 2) + np.array([x0, y0], np.float32)).astype(np.float32)
-        nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, pts.copy(), winSize=(15, 15),
-                                              maxLevel=3)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, pts.copy(), winSize=(15, 15),
-                                                maxLevel=3)
-        ok = (st.ravel() == 1) & (st2.ravel() == 1) & (
-            np.linalg.norm(back - pts, axis=1) < max_error)
-        if ok.sum() < 4:
-            out.append(None)
+        groups.append((k, (pts.reshape(-1, 2) + np.array([x0, y0], np.float32))
+                       .astype(np.float32)))
+    out: list[Box | None] = [None] * len(boxes)
+    if not groups:
+        return out
+    # all faces' points in one forward and one backward call: one pyramid per frame
+    allp = np.concatenate([g[1] for g in groups])
+    nxt, st, _ = cv2.calcOpticalFlowPyrLK(prev, cur, allp, allp.copy(), winSize=(15, 15),
+                                          maxLevel=3)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, allp.copy(), winSize=(15, 15),
+                                            maxLevel=3)
+    good = (st.ravel() == 1) & (st2.ravel() == 1) & (
+        np.linalg.norm(back - allp, axis=1) < max_error)
+    start = 0
+    for k, pts in groups:
+        end = start + len(pts)
+        ok = good[start:end]
+        p, q = pts[ok], nxt[start:end][ok]
+        start = end
+        if len(p) < 4:
             continue
-        p, q = pts[ok], nxt[ok]
+        box = boxes[k]
         dx, dy = np.median(q - p, axis=0)
         dp = np.linalg.norm(p - p.mean(axis=0), axis=1)
         dq = np.linalg.norm(q - q.mean(axis=0), axis=1)
@@ -69,5 +78,5 @@ def flow_boxes(prev: np.ndarray, cur: np.ndarray, boxes: Sequence[Box], scale: f
         cx, cy = box.center
         nw, nh = box.width * s, box.height * s
         ncx, ncy = cx + float(dx) / scale, cy + float(dy) / scale
-        out.append(Box(ncx - nw / 2, ncy - nh / 2, nw, nh))
+        out[k] = Box(ncx - nw / 2, ncy - nh / 2, nw, nh)
     return out
