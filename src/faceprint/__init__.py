@@ -51,6 +51,10 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Re-export the heavier parts on first access (keeps ``import faceprint`` fast)."""
+    if name == "video":  # the subpackage, imported on first use
+        import importlib
+
+        return importlib.import_module(".video", __name__)
     if name in _LAZY:
         import importlib
 

@@ -31,6 +31,11 @@ class ImageError(FaceprintError):
     exit_code = 3
 
 
+class VideoError(ImageError):
+    """A video source could not be opened or read (missing file, not a video, a
+    truncated file, a camera index that does not exist, a stream that fails)."""
+
+
 class NoFaceError(FaceprintError):
     """An image held no face where one was needed."""
 
