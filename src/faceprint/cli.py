@@ -1,8 +1,9 @@
 """The ``faceprint`` command line: a thin layer over the library.
 
-Exit status: 0 success; 1 unexpected failure; 2 bad usage; 3 unreadable image;
-4 no face where one was needed; 5 model missing or unknown name; 6 gallery
-error; 7 evaluation data missing or malformed. Errors are one line on stderr,
+Exit status: 0 success; 1 unexpected failure; 2 bad usage (an unknown attribute
+name too); 3 unreadable image; 4 no face where one was needed; 5 model missing or
+unknown name; 6 gallery error; 7 evaluation data missing or malformed; 8 a face
+refused for its quality (enroll --min-quality). Errors are one line on stderr,
 never a traceback (set FACEPRINT_DEBUG=1 to see one).
 """
 
@@ -75,16 +76,22 @@ def _gallery(args: argparse.Namespace) -> Any:
 
 # -- commands ---------------------------------------------------------------------
 def cmd_detect(args: argparse.Namespace) -> int:
+    from .attributes import parse_attributes
     from .viz import draw_faces, save_image
 
+    wanted = parse_attributes(args.attributes)
     pipe = _pipeline(args)
     report = []
     for path in _progress(args.images, "detect"):
         image = pipe.load(path)
         faces = pipe.detector.detect(image)
-        report.append({"path": path, "faces": [f.to_dict() for f in faces]})
+        if wanted:
+            faces = pipe.attributes(image, faces, wanted)
+        report.append({"path": path, "faces": [f.to_dict(landmarks68=args.landmarks68)
+                                               for f in faces]})
         if args.draw:
-            save_image(draw_faces(image, faces), _draw_target(args.draw, path, len(args.images)))
+            save_image(draw_faces(image, faces, landmarks68=args.landmarks68),
+                       _draw_target(args.draw, path, len(args.images)))
         if not args.json:
             print(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
             for f in faces:
@@ -93,6 +100,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
                         f"{f.pose.roll:+.0f}") if f.pose else ""
                 print(f"  box left={b.left:.0f} top={b.top:.0f} width={b.width:.0f} "
                       f"height={b.height:.0f}  score {f.score:.2f}{pose}")
+                if f.attributes is not None:
+                    from .attributes.base import describe
+
+                    print(f"    {describe(f.attributes)}")
     if args.json:
         _print_json({"images": report})
     return 0
@@ -155,7 +166,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         if m["path"]:
             print(f"  {key:16} {m['size_mb']:7.1f} MB  sha256 {m['sha256'][:16]}  {m['path']}")
         else:
-            print(f"  {key:16} MISSING: {m['error']}")
+            print(f"  {key:16} MISSING: {m.get('error', 'not installed: ' + m['install'])}")
+        if m.get("licence"):
+            print(f"  {'':16} licence: {m['licence']}")
     print(f"cache: {info['cache']}")
     for name, path in info["onnx_conversions"].items():
         print(f"  converted {name}: {path}")
@@ -185,7 +198,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     pipe = _pipeline(args)
     with _gallery(args) as gallery:
         ids = pipe.enroll(gallery, args.name, list(_progress(args.images, "enroll")),
-                          metadata=metadata)
+                          metadata=metadata, min_quality=args.min_quality)
         person = gallery.person(args.name)
     print(f"enrolled {len(ids)} face{'s' if len(ids) != 1 else ''} for {person.name} "
           f"({person.face_count} in all) in {args.db}")
@@ -333,7 +346,7 @@ def add_db_arg(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="faceprint", description="Offline face detection and recognition.",
                      epilog="Exit status: 0 ok, 2 usage, 3 bad image, 4 no face, 5 model, "
-                            "6 gallery, 7 data, 1 other.")
+                            "6 gallery, 7 data, 8 poor quality, 1 other.")
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"faceprint {__version__}")
@@ -343,7 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMG")
     add_detector_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--draw", metavar="OUT", help="write the image(s) with boxes and landmarks")
+    p.add_argument("--draw", metavar="OUT", help="write the image(s) with boxes and landmarks "
+                   "(and dlib's 68 points, the mesh, when asked for)")
+    p.add_argument("--attributes", metavar="NAMES", default="",
+                   help="comma-separated attributes per face: age, gender, emotion, quality, "
+                        "liveness (opt-in model), mesh, age_levi, gender_levi")
+    p.add_argument("--landmarks68", action="store_true",
+                   help="also show dlib's 68 landmarks (JSON and drawing)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("embed", help="embed every face of many images (folders too) to a file")
@@ -382,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", metavar="IMG")
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="metadata to store with the person (repeatable)")
+    p.add_argument("--min-quality", action="store_true",
+                   help="refuse (exit 8, nothing stored) any photo whose face quality "
+                        "verdict is poor: blur, light, size, pose, completeness")
     add_db_arg(p)
     add_detector_args(p)
     add_embedder_args(p)

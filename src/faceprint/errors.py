@@ -56,3 +56,17 @@ class DataError(FaceprintError):
     """An evaluation or training data set is missing or malformed."""
 
     exit_code = 7
+
+
+class AttributeNameError(FaceprintError):
+    """An attribute name that faceprint does not offer (bad usage of the request:
+    exit status 2, like the command line's own usage errors)."""
+
+    exit_code = 2
+
+
+class QualityError(FaceprintError):
+    """A face was refused because its quality verdict is poor (``enroll --min-quality``);
+    the message names every limit it missed."""
+
+    exit_code = 8

