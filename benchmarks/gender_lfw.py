@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
-NAMES = ("gender", "gender_levi", "age", "age_levi")
+NAMES: tuple[str, ...] = ("gender", "gender_levi", "age", "age_levi")
 _pipe: Any = None
 
 
-def _init(detector: str) -> None:
-    global _pipe
+def _init(detector: str, names: tuple[str, ...]) -> None:
+    global _pipe, NAMES
+    NAMES = names
     os.environ["FACEPRINT_THREADS"] = "1"
     import cv2
 
@@ -50,9 +51,14 @@ def _one(path: str) -> dict[str, Any]:
         return {"path": path, "found": False}
     face = central(faces, image.shape[1], image.shape[0])
     a = _pipe.attributes(image, [face], NAMES)[0].attributes
-    return {"path": path, "found": True, "gender": a.gender.value,
-            "p_gender": a.gender.probability, "gender_levi": a.gender_levi.value,
-            "p_gender_levi": a.gender_levi.probability, "age": a.age, "age_levi": a.age_levi}
+    row: dict[str, Any] = {"path": path, "found": True}
+    for name in NAMES:
+        value = getattr(a, name)
+        if name.startswith("gender"):
+            row[name], row["p_" + name] = value.value, value.probability
+        else:
+            row[name] = value
+    return row
 
 
 def labels(folder: Path) -> dict[str, str]:
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="JSON-lines file of every prediction, written as they come; with "
                          "--summarize, read instead of running")
     ap.add_argument("--summarize", action="store_true")
+    ap.add_argument("--attributes", default=",".join(NAMES),
+                    help="which of gender, gender_levi, age, age_levi to run")
     args = ap.parse_args(argv)
     lfw = Path(args.lfw)
     truth = labels(lfw / "gender")
@@ -104,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = [r["path"] for r in rows]
     else:
         out = open(args.rows, "w") if args.rows else None  # noqa: SIM115
-        with get_context("spawn").Pool(args.workers, _init, (args.detector,)) as pool:
+        wanted = tuple(args.attributes.split(","))
+        with get_context("spawn").Pool(args.workers, _init, (args.detector, wanted)) as pool:
             for row in pool.imap(_one, paths, chunksize=16):
                 rows.append(row)
                 if out is not None:
@@ -121,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"detector": args.detector, "labelled": len(truth),
                                "images": len(paths), "no_face": len(rows) - len(found)}
     for key in ("gender", "gender_levi"):
+        if not found or key not in found[0]:
+            continue
         r = confusion(found, truth, key)
         results[key] = r
         cm = r["confusion"]
@@ -130,25 +141,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  confusion (rows truth, columns predicted):  male: {cm['male']['male']} "
               f"male, {cm['male']['female']} female;  female: {cm['female']['male']} male, "
               f"{cm['female']['female']} female")
-    if found:
+    if found and "age" in found[0]:
         age = np.array([r["age"] for r in found])
-        levi = np.array([r["age_levi"] for r in found])
         print(f"age (dlib net): median {np.median(age):.1f}, 5/25/75/95th percentiles "
               f"{np.percentile(age, [5, 25, 75, 95]).round(1).tolist()}")
-        print(f"age_levi: median {np.median(levi):.1f}, 5/25/75/95th percentiles "
-              f"{np.percentile(levi, [5, 25, 75, 95]).round(1).tolist()}")
-        print(f"agreement of the two ages: Pearson r {np.corrcoef(age, levi)[0, 1]:.3f}, "
-              f"median |difference| {np.median(np.abs(age - levi)):.1f} years")
         by_person: dict[str, list[float]] = {}
         for r in found:
             by_person.setdefault(Path(r["path"]).parent.name, []).append(r["age"])
         spreads = [float(np.std(v)) for v in by_person.values() if len(v) >= 5]
         ranges = [float(np.max(v) - np.min(v)) for v in by_person.values() if len(v) >= 5]
-        print(f"age spread within a person (dlib net; {len(spreads)} people with >= 5 "
-              f"photos): median standard deviation {np.median(spreads):.1f} years, median "
-              f"range {np.median(ranges):.1f} years")
-        gender_levi_agree = np.mean([r["gender"] == r["gender_levi"] for r in found])
-        print(f"the two gender models agree on {gender_levi_agree * 100:.1f} % of faces")
+        if spreads:
+            print(f"age spread within a person (dlib net; {len(spreads)} people with >= 5 "
+                  f"photos): median standard deviation {np.median(spreads):.1f} years, "
+                  f"median range {np.median(ranges):.1f} years")
+    if found and "gender" in found[0] and "gender_levi" in found[0]:
+        agree = np.mean([r["gender"] == r["gender_levi"] for r in found])
+        print(f"the two gender models agree on {agree * 100:.1f} % of faces")
+    if found and "age" in found[0] and "age_levi" in found[0]:
+        age = np.array([r["age"] for r in found])
+        levi = np.array([r["age_levi"] for r in found])
+        print(f"age_levi: median {np.median(levi):.1f}, 5/25/75/95th percentiles "
+              f"{np.percentile(levi, [5, 25, 75, 95]).round(1).tolist()}")
+        print(f"agreement of the two ages on {len(age)} faces: Pearson r "
+              f"{np.corrcoef(age, levi)[0, 1]:.3f}, median |difference| "
+              f"{np.median(np.abs(age - levi)):.1f} years")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"summary": results, "rows": rows}))
