@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lfw", default="../shared/data/lfw")
     ap.add_argument("--detector", default=DEFAULT_DETECTOR)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--limit", type=int, default=0, help="first N labelled images (0: all)")
+    ap.add_argument("--limit", type=int, default=0,
+                    help="N labelled images, evenly spaced in name order (0: all)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--rows", default=None,
                     help="JSON-lines file of every prediction, written as they come; with "
@@ -105,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = [str(lfw / "images" / n.rsplit("_", 1)[0] / n) for n in names]
     missing_files = [p for p in paths if not Path(p).is_file()]
     paths = [p for p in paths if Path(p).is_file()]
+    # a fixed random order, so that rows written before a stop are a fair sample
+    order = np.random.default_rng(0).permutation(len(paths))
+    paths = [paths[i] for i in order]
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     if args.summarize:
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             out.close()
     seconds = time.perf_counter() - started
     found = [r for r in rows if r["found"]]
-    print(f"{len(truth)} labelled images (both-list images left out), {len(paths)} "
+    print(f"{len(truth)} labelled images (both-list images left out), {len(rows)} "
           f"read, {len(missing_files)} missing files; detector {args.detector}: "
           f"{len(found)} faces found, {len(rows) - len(found)} without a face (counted "
           f"apart); {seconds:.0f} s with {args.workers} workers")
