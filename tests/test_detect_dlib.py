@@ -76,7 +76,9 @@ def test_mirrored_face_mirrors_yaw_and_roll(astronaut: np.ndarray) -> None:
     a = det.detect(astronaut)[0].pose
     b = det.detect(np.ascontiguousarray(astronaut[:, ::-1]))[0].pose
     assert a is not None and b is not None
-    assert a.roll * b.roll < 0 and a.yaw * b.yaw < 0
+    # the astronaut looks into the camera: yaw is near 0 both ways (hog: +0.01 and
+    # +0.02 with the 3-D fit); turned faces are checked in tests/test_pose.py
+    assert a.roll * b.roll < 0 and abs(a.yaw + b.yaw) < 2 and abs(a.roll + b.roll) < 1.5
 
 
 def test_unknown_detector_name() -> None:

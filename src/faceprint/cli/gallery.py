@@ -44,7 +44,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     pipe = pipeline(args)
     with gallery(args) as g:
         ids = pipe.enroll(g, args.name, list(progress(args.images, "enroll")),
-                          metadata=metadata, group=args.group)
+                          metadata=metadata, group=args.group, min_quality=args.min_quality)
         person = g.person(args.name, args.group)
     print(f"enrolled {len(ids)} face{'s' if len(ids) != 1 else ''} for {person.name} "
           f"({person.face_count} in all) in {args.db}"
@@ -148,6 +148,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument("images", nargs="+", metavar="IMG")
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="metadata to store with the person (repeatable)")
+    p.add_argument("--min-quality", action="store_true",
+                   help="refuse (exit 8, nothing stored) any photo whose face quality "
+                        "verdict is poor: blur, light, size, pose, completeness")
     add_db_arg(p)
     add_group_arg(p)
     add_detector_args(p)

@@ -35,7 +35,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         if m["path"]:
             print(f"  {key:16} {m['size_mb']:7.1f} MB  sha256 {m['sha256'][:16]}  {m['path']}")
         else:
-            print(f"  {key:16} MISSING: {m['error']}")
+            print(f"  {key:16} MISSING: {m.get('error', 'not installed: ' + m['install'])}")
+        if m.get("licence"):
+            print(f"  {'':16} licence: {m['licence']}")
     print(f"cache: {info['cache']}")
     for name, path in info["onnx_conversions"].items():
         print(f"  converted {name}: {path}")

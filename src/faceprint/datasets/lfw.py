@@ -200,13 +200,14 @@ def centre_box(width: int, height: int) -> Box:
 
 def centre_face(image: np.ndarray) -> Face:
     """The fallback face: LFW's centred crop, with landmarks from dlib's 68-point model."""
-    from ..detectors.pose import estimate_pose
-    from ..detectors.shape import landmarks_from_shape
+    from ..detectors.pose import pose_from_68
+    from ..detectors.shape import five_from_68, shape68
 
     h, w = image.shape[:2]
     box = centre_box(w, h)
-    points = landmarks_from_shape(image, [box])[0]
-    return Face(box, 0.0, Landmarks.from_array(points), estimate_pose(points), "centre-crop")
+    pts = shape68(image, [box])[0]
+    return Face(box, 0.0, Landmarks.from_array(five_from_68(pts)), pose_from_68(pts, w, h),
+                "centre-crop", landmarks68=Landmarks.from_array(pts))
 
 
 def central(faces: Sequence[Face], width: int, height: int) -> Face:

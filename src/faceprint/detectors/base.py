@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ImageError
 from ..types import Box, Face, Landmarks
-from .pose import estimate_pose
+from .pose import pose_from_68
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,8 @@ class DetectorOptions:
         HOG/CNN convention; finds smaller faces, costs time). None = detector default.
     threshold: score threshold in the detector's own units. None = its default.
     max_faces: keep only the highest-scoring faces. None = all.
-    landmarks: compute five landmarks and head pose for every face.
+    landmarks: compute five landmarks, dlib's 68 landmarks and the head pose (a 3-D
+        face fitted to the 68) for every face.
     engine: for detectors with several implementations (cnn: ``"onnx"``, the
         default, or ``"dlib"``; blazeface: ``"litert"``, ``"opencv"`` or ``"auto"``,
         the default). None = the detector's default.
@@ -106,22 +107,24 @@ class BaseDetector:
         raw.sort(key=lambda r: r.score, reverse=True)
         if self.options.max_faces is not None:
             raw = raw[: self.options.max_faces]
-        if self.options.landmarks:
-            missing = [r for r in raw if r.landmarks is None]
-            if missing:
-                from .shape import landmarks_from_shape
+        shapes: list[np.ndarray | None] = [None] * len(raw)
+        if self.options.landmarks and raw:
+            from .shape import five_from_68, shape68
 
-                points = landmarks_from_shape(image, [self.to_dlib_box(r.box) for r in missing])
-                for r, p in zip(missing, points):
-                    r.landmarks = p
+            shapes = list(shape68(image, [self.to_dlib_box(r.box) for r in raw]))
+            for r, pts in zip(raw, shapes):
+                if r.landmarks is None and pts is not None:
+                    r.landmarks = five_from_68(pts)
+        height, width = image.shape[:2]
         faces = []
-        for r in raw:
-            landmarks = pose = None
-            if self.options.landmarks and r.landmarks is not None:
+        for r, pts in zip(raw, shapes):
+            landmarks = pose = landmarks68 = None
+            if self.options.landmarks and r.landmarks is not None and pts is not None:
                 landmarks = Landmarks.from_array(r.landmarks)
-                pose = estimate_pose(r.landmarks)
+                landmarks68 = Landmarks.from_array(pts)
+                pose = pose_from_68(pts, width, height)
             faces.append(Face(r.box, float(r.score), landmarks, pose, self.name,
-                              self.dlib_box_calibration))
+                              self.dlib_box_calibration, landmarks68))
         return faces
 
     def to_dlib_box(self, box: Box) -> Box:
