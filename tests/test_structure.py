@@ -193,7 +193,8 @@ def _calls_of(path: Path, name: str) -> list[int]:
         or (isinstance(node.func, ast.Attribute) and node.func.attr == name))]
 
 
-@pytest.mark.parametrize("what", ["InferenceSession", "Interpreter", "readNetFromTFLite", "readNetFromCaffe"])
+@pytest.mark.parametrize("what", ["InferenceSession", "Interpreter", "readNetFromTFLite",
+                                  "readNetFromCaffe"])
 def test_only_the_runtime_package_creates_sessions(what: str) -> None:
     outside = {str(path.relative_to(SRC)): lines for name, path in MODULES.items()
                if not name.startswith("faceprint.runtime")
