@@ -187,14 +187,27 @@ def check_detector_name(name: str) -> None:
 
 
 def check_embedder_name(name: str) -> None:
-    """Raise UnknownNameError unless ``name`` (possibly ``NAME:ARG``) is registered."""
+    """Raise UnknownNameError unless ``name`` (possibly ``NAME:ARG``, or ``A+B``: a fused
+    embedder of registered parts) is registered."""
+    if "+" in name:
+        parts = name.split("+")
+        if len(parts) < 2 or len(set(parts)) != len(parts):
+            raise _unknown("embedder", name, list(EMBEDDERS))
+        for part in parts:
+            check_embedder_name(part)
+        return
     if split_name(name)[0] not in EMBEDDERS:
         raise _unknown("embedder", name, list(EMBEDDERS))
 
 
 def create_embedder(name: str = DEFAULT_EMBEDDER, **options: Any) -> Embedder:
-    """Build the embedder registered as ``name`` (``NAME`` or ``NAME:ARG``)."""
+    """Build the embedder registered as ``name`` (``NAME``, ``NAME:ARG`` or ``A+B``)."""
     check_embedder_name(name)
+    if "+" in name:
+        from .embedders.fused import FusedEmbedder
+
+        fused: Embedder = FusedEmbedder(tuple(name.split("+")), **options)
+        return fused
     base, arg = split_name(name)
     cls = _load_class(EMBEDDERS[base])
     embedder: Embedder = cls(arg, **options) if arg is not None else cls(**options)

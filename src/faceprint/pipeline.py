@@ -161,14 +161,24 @@ class Pipeline:
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         """Embeddings of chips, with the pipeline's flip/jitter averaging."""
-        embedder = self.embedder
+        return self._averaged(self.embedder, chips)
+
+    def _averaged(self, embedder: Embedder, chips: np.ndarray) -> np.ndarray:
+        """``embedder``'s embeddings of ``chips`` with flip/jitter averaging; a fused
+        embedder's parts are each averaged on their own chips, then combined."""
+        parts = getattr(embedder, "parts", None)
+        if parts:
+            split = _align.unpack(embedder.chip, chips)
+            combined: np.ndarray = embedder.combine(  # type: ignore[attr-defined]
+                [self._averaged(p, c) for p, c in zip(parts, split)])
+            return combined
         if not self.flip and not self.jitter:
             return embedder.embed_chips(chips)
         out = np.empty((len(chips), embedder.dim), dtype=np.float32)
         for i, chip in enumerate(chips):
             variants = [chip[None]]
             if self.flip:
-                variants.append(chip[None, :, ::-1])
+                variants.append(_align.mirror(embedder.chip, chip[None]))
             if self.jitter:
                 variants.append(_align.jitter(chip, self.jitter, seed=i))
             vectors = embedder.embed_chips(np.ascontiguousarray(np.concatenate(variants)))

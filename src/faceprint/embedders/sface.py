@@ -31,7 +31,7 @@ from ..types import Metric
 from .base import l2_normalize
 
 #: cosine distance (1 - cos), calibrated on LFW pairsDevTrain (see the module docstring)
-THRESHOLD = 0.70
+THRESHOLD = 0.6742
 
 
 def _rewrite(model: Any) -> Any:

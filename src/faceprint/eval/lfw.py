@@ -214,6 +214,9 @@ def embed_images(paths: Iterable[str | Path], config: PipelineConfig, *, workers
     from tqdm import tqdm
 
     todo = sorted({str(Path(p).resolve()) for p in paths})
+    if "+" in config.embedder and config.degrade is None:
+        return _embed_fused(todo, config, workers=workers, use_cache=use_cache,
+                            progress=progress)
     cache_file = cache_dir("embeddings") / f"{config.key()}.npz"
     result = EmbeddingSet()
     if use_cache and cache_file.exists():
@@ -240,6 +243,29 @@ def embed_images(paths: Iterable[str | Path], config: PipelineConfig, *, workers
                     done_since_save = 0
         if use_cache:
             _save_cache(cache_file, result)
+    return result
+
+
+def _embed_fused(paths: list[str], config: PipelineConfig, *, workers: int,
+                 use_cache: bool, progress: bool) -> EmbeddingSet:
+    """A fused embedder's vectors from its parts' (each cached on its own): the same
+    detector finds the same face for every part, and each part's flip/jitter
+    averaging comes before the parts are combined, as in the pipeline, so the vectors
+    are those :meth:`Pipeline.embed_faces` gives (tests/test_fused.py)."""
+    from dataclasses import replace
+
+    fused = config.build().embedder
+    sets = [embed_images(paths, replace(config, embedder=part), workers=workers,
+                         use_cache=use_cache, progress=progress)
+            for part in config.embedder.split("+")]
+    result = EmbeddingSet()
+    for path in paths:
+        errors = [s.errors[path] for s in sets if path in s.errors]
+        if errors or any(path not in s.vectors for s in sets):
+            result.errors[path] = errors[0] if errors else "failed"
+            continue
+        result.vectors[path] = fused.combine([s.vectors[path][None] for s in sets])[0]
+        result.found[path] = sets[0].found[path]
     return result
 
 
@@ -476,7 +502,9 @@ def embed_chip_batch(embedder: Any, chips: np.ndarray, flip: bool = False) -> np
     vectors: np.ndarray = embedder.embed_chips(chips)
     if not flip:
         return vectors
-    mirrored = embedder.embed_chips(np.ascontiguousarray(chips[:, :, ::-1]))
+    from ..align import mirror
+
+    mirrored = embedder.embed_chips(mirror(embedder.chip, chips))
     mean: np.ndarray = ((vectors.astype(np.float64) + mirrored) / 2.0).astype(np.float32)
     if embedder.normalized:
         mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
