@@ -75,7 +75,7 @@ def _prepare(pipe: Pipeline, path: str, largest_only: bool
     """In a worker thread: decode, detect and align one image."""
     try:
         image = pipe.load(path)
-        faces = pipe.detector.detect(image)
+        faces = pipe.find_faces(image)
         if largest_only and faces:
             faces = [largest(faces)]
         chips = pipe.chips(image, faces) if faces else None

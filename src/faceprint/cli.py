@@ -45,7 +45,8 @@ def _pipeline(args: argparse.Namespace) -> Any:
                     detector_options=detector_options(args),
                     embedder_options=embedder_options(args),
                     threshold=getattr(args, "match_threshold", None),
-                    flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0))
+                    flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0),
+                    whole_image=getattr(args, "whole_image", False))
 
 
 def embedder_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     report = []
     for path in _progress(args.images, "detect"):
         image = pipe.load(path)
-        faces = pipe.detector.detect(image)
+        faces = pipe.find_faces(image)
         report.append({"path": path, "faces": [f.to_dict() for f in faces]})
         if args.draw:
             save_image(draw_faces(image, faces), _draw_target(args.draw, path, len(args.images)))
@@ -321,6 +322,8 @@ def add_embedder_args(p: argparse.ArgumentParser) -> None:
                    help="average each embedding with that of the mirrored face")
     p.add_argument("--jitter", type=int, default=0, metavar="N",
                    help="also average over N randomly jittered chips (slower by N+1)")
+    p.add_argument("--whole-image", action="store_true",
+                   help="each image is one already-cropped face: no detection")
 
 
 def add_db_arg(p: argparse.ArgumentParser) -> None:

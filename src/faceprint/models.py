@@ -167,7 +167,7 @@ def _unknown(kind: str, name: str, known: list[str]) -> UnknownNameError:
 def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
     """Build the detector registered as ``name``; ``options`` go to
     :class:`faceprint.detectors.base.DetectorOptions`."""
-    from .detectors.base import DetectorOptions
+    from .detectors.base import PAD_MIN_FACE, DetectorOptions
 
     cls = detector_class(name)
     detector: Detector = cls(DetectorOptions(**options))
@@ -232,8 +232,11 @@ def detector_defaults(name: str) -> list[Any]:
     """The settings a detector uses when its options are left unset (threshold,
     upsampling, box calibration): part of cache keys, so that changing a default
     invalidates what was computed with the old one."""
+    from .detectors.base import PAD_MIN_FACE, DetectorOptions
+
     cls = detector_class(name)
-    return [cls.default_threshold, cls.default_upsample, list(cls.dlib_box_calibration)]
+    return [cls.default_threshold, cls.default_upsample, list(cls.dlib_box_calibration),
+            {"pad": DetectorOptions().pad, "pad_min_face": PAD_MIN_FACE}]
 
 
 def dlib_box(face: Face) -> Box:

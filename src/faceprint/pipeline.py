@@ -41,6 +41,19 @@ def _describe(source: ImageInput) -> str:
     return "the image"
 
 
+def whole_image_face(image: np.ndarray) -> Face:
+    """The whole of ``image`` as one face (``whole_image=True``): box ``(0, 0, w, h)``,
+    score 1, landmarks from dlib's 68-point predictor run on that box, head pose."""
+    from .detectors.pose import estimate_pose
+    from .detectors.shape import landmarks_from_shape
+    from .types import Box, Landmarks
+
+    h, w = image.shape[:2]
+    box = Box(0.0, 0.0, float(w), float(h))
+    points = landmarks_from_shape(image, [box])[0]
+    return Face(box, 1.0, Landmarks.from_array(points), estimate_pose(points), "whole-image")
+
+
 def largest(faces: Sequence[Face]) -> Face:
     """The face with the largest box (the usual subject of a portrait)."""
     return max(faces, key=lambda f: f.box.area)
@@ -59,13 +72,14 @@ class PipelineRecipe:
     flip: bool = False
     jitter: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
+    whole_image: bool = False
 
     def build(self) -> Pipeline:
         return Pipeline(self.detector, self.embedder,
                         detector_options=dict(self.detector_options),
                         embedder_options=dict(self.embedder_options),
                         threshold=self.threshold, flip=self.flip, jitter=self.jitter,
-                        max_pixels=self.max_pixels)
+                        max_pixels=self.max_pixels, whole_image=self.whole_image)
 
 
 class Pipeline:
@@ -79,6 +93,9 @@ class Pipeline:
     flip: average each face's embedding with that of its mirror image.
     jitter: also average over this many randomly perturbed chips (dlib's
         ``num_jitters``; costs ``jitter`` extra embeddings per face).
+    whole_image: treat every image as one already-cropped face (a face chip, an ID
+        photo crop): no detection; the face's box is the whole image and its five
+        landmarks come from dlib's 68-point shape predictor on that box.
     """
 
     def __init__(self, detector: str | Detector = DEFAULT_DETECTOR,
@@ -86,7 +103,7 @@ class Pipeline:
                  detector_options: dict[str, Any] | None = None,
                  embedder_options: dict[str, Any] | None = None,
                  threshold: float | None = None, flip: bool = False, jitter: int = 0,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, whole_image: bool = False) -> None:
         if jitter < 0:
             raise ValueError("jitter must be >= 0")
         self._detector_spec = detector
@@ -103,6 +120,7 @@ class Pipeline:
         self.flip = flip
         self.jitter = jitter
         self.max_pixels = max_pixels
+        self.whole_image = whole_image
 
     def recipe(self) -> PipelineRecipe | None:
         """How to rebuild this pipeline elsewhere; None when its detector or embedder
@@ -112,7 +130,8 @@ class Pipeline:
         return PipelineRecipe(self._detector_spec, self._embedder_spec,
                               tuple(sorted(self._detector_options.items())),
                               tuple(sorted(self._embedder_options.items())),
-                              self._threshold, self.flip, self.jitter, self.max_pixels)
+                              self._threshold, self.flip, self.jitter, self.max_pixels,
+                              self.whole_image)
 
     # -- the parts, created on first use ---------------------------------------------
     @property
@@ -153,7 +172,14 @@ class Pipeline:
 
     def detect(self, source: ImageInput) -> list[Face]:
         """Faces in an image (any input :func:`faceprint.load_image` takes)."""
-        return self.detector.detect(self.load(source))
+        return self.find_faces(self.load(source))
+
+    def find_faces(self, image: np.ndarray) -> list[Face]:
+        """The detector's faces of a loaded image, or with ``whole_image`` the image
+        itself as one face."""
+        if self.whole_image:
+            return [whole_image_face(image)]
+        return self.detector.detect(image)
 
     def chips(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         """Aligned chips for ``faces``, as the embedder wants them."""
@@ -197,14 +223,14 @@ class Pipeline:
     def analyze(self, source: ImageInput) -> list[FaceEmbedding]:
         """Every face of an image with its embedding, highest detection score first."""
         image = self.load(source)
-        faces = self.detector.detect(image)
+        faces = self.find_faces(image)
         vectors = self.embed_faces(image, faces)
         return [FaceEmbedding(f, v, self.embedder_name) for f, v in zip(faces, vectors)]
 
     def embed_largest(self, source: ImageInput) -> FaceEmbedding:
         """The largest face of an image and its embedding; NoFaceError if there is none."""
         image = self.load(source)
-        faces = self.detector.detect(image)
+        faces = self.find_faces(image)
         if not faces:
             raise NoFaceError(f"{_describe(source)}: no face found "
                               f"(detector {self.detector_name})")

@@ -157,6 +157,7 @@ def read_annotations(paths: Sequence[str | Path], images_root: str | Path | None
 #: in the detector's own units (its default threshold is its operating point)
 PR_THRESHOLDS: dict[str, float] = {"hog": -0.6, "cnn": -0.8, "mtcnn": 0.3,
                                    "blazeface": 0.3, "blazeface-onet": 0.3,
+                                   "yunet": 0.3, "centerface": 0.2,
                                    "haar": float("-inf")}
 
 
