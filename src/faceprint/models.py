@@ -167,7 +167,7 @@ def _unknown(kind: str, name: str, known: list[str]) -> UnknownNameError:
 def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
     """Build the detector registered as ``name``; ``options`` go to
     :class:`faceprint.detectors.base.DetectorOptions`."""
-    from .detectors.base import PAD_MIN_FACE, DetectorOptions
+    from .detectors.base import DetectorOptions
 
     cls = detector_class(name)
     detector: Detector = cls(DetectorOptions(**options))

@@ -12,7 +12,6 @@ from ..errors import ImageError
 from ..types import Box, Face, Landmarks
 from .pose import estimate_pose
 
-
 #: the padded second search (``DetectorOptions.pad``) keeps faces at least this
 #: fraction of the image's shorter side wide
 PAD_MIN_FACE = 0.4

@@ -20,7 +20,7 @@ from ..types import Box
 from ._onnxnet import RewrittenNet, fit_scale, nms
 from .base import BaseDetector, DetectorOptions, RawFace
 
-_OUTPUTS = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"],
+_OUTPUTS: dict[str, list[int | str]] = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"],
             "539": ["B", 2, "h", "w"], "540": ["B", 10, "h", "w"]}
 
 

