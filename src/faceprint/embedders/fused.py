@@ -82,6 +82,16 @@ class FusedEmbedder:
         self.dim = sum(p.dim for p in self.parts)
         self.chip = ChipSpec.of_parts(tuple(p.chip for p in self.parts))
 
+    @property
+    def providers(self) -> list[str]:
+        """Where the parts run (their providers, in order, without repeats)."""
+        out: list[str] = []
+        for p in self.parts:
+            for name in getattr(p, "providers", []):
+                if name not in out:
+                    out.append(name)
+        return out
+
     def combine(self, vectors: list[np.ndarray]) -> np.ndarray:
         """The fused vectors of the parts' embeddings of the same faces."""
         return fused_vector(vectors, self.weights)
