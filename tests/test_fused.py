@@ -63,3 +63,18 @@ def test_stored_fusion_constants_come_from_view1() -> None:
     assert model.metric == "cosine" and model.dim == 256
     assert abs(sum(model.weights) - 1) < 1e-6  # type: ignore[attr-defined]
     assert model.threshold == entry["threshold"]
+
+
+def test_presets(lfw_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from faceprint.cli import main
+    from faceprint.models import PRESETS
+
+    pipe = Pipeline.from_preset("accurate")
+    assert (pipe.detector_name, pipe.embedder_name, pipe.flip) == (
+        PRESETS["accurate"].detector, PRESETS["accurate"].embedder, True)
+    with pytest.raises(UnknownNameError, match="accurate"):
+        Pipeline.from_preset("best")
+    a, b = (str(lfw_dir / "images" / rel) for rel in IMAGES[1:])
+    assert main(["compare", a, b, "--preset", "fast", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"same": true' in out.replace(" ", "").replace('"same":true', '"same": true')

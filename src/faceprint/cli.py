@@ -38,9 +38,27 @@ def detector_options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def _apply_preset(args: argparse.Namespace) -> None:
+    """``--preset NAME`` sets the detector, embedder and flip that were left at their
+    defaults (an explicit --detector/--embedder wins)."""
+    name = getattr(args, "preset", None)
+    if not name:
+        return
+    from .models import preset
+
+    chosen = preset(name)
+    if args.detector == DEFAULT_DETECTOR:
+        args.detector = chosen.detector
+    if getattr(args, "embedder", DEFAULT_EMBEDDER) == DEFAULT_EMBEDDER:
+        args.embedder = chosen.embedder
+    if not getattr(args, "flip", False):
+        args.flip = chosen.flip
+
+
 def _pipeline(args: argparse.Namespace) -> Any:
     from .pipeline import Pipeline
 
+    _apply_preset(args)
     return Pipeline(args.detector, getattr(args, "embedder", DEFAULT_EMBEDDER),
                     detector_options=detector_options(args),
                     embedder_options=embedder_options(args),
@@ -322,6 +340,9 @@ def add_embedder_args(p: argparse.ArgumentParser) -> None:
                    help="average each embedding with that of the mirrored face")
     p.add_argument("--jitter", type=int, default=0, metavar="N",
                    help="also average over N randomly jittered chips (slower by N+1)")
+    p.add_argument("--preset", choices=("accurate", "fast"),
+                   help="accurate: yunet + sface+dlib-resnet with --flip; fast: yunet + "
+                        "dlib-resnet (see docs/models.md)")
     p.add_argument("--whole-image", action="store_true",
                    help="each image is one already-cropped face: no detection")
 

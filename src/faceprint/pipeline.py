@@ -122,6 +122,16 @@ class Pipeline:
         self.max_pixels = max_pixels
         self.whole_image = whole_image
 
+    @classmethod
+    def from_preset(cls, name: str, **kwargs: Any) -> Pipeline:
+        """The pipeline of preset ``name`` (:data:`faceprint.models.PRESETS`:
+        ``"accurate"``, ``"fast"``); ``kwargs`` go to the constructor."""
+        from .models import preset
+
+        chosen = preset(name)
+        kwargs.setdefault("flip", chosen.flip)
+        return cls(chosen.detector, chosen.embedder, **kwargs)
+
     def recipe(self) -> PipelineRecipe | None:
         """How to rebuild this pipeline elsewhere; None when its detector or embedder
         was given as an object (which another process cannot rebuild)."""
