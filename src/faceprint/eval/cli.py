@@ -347,6 +347,8 @@ def cmd_bias(args: argparse.Namespace) -> int:
         groups, source = read_groups(args.groups), Path(args.groups).name
 
     def pct(x: float, ci: tuple[float, float], digits: int = 1) -> str:
+        if x != x:  # no pairs of that kind in the group
+            return "-"
         return f"{100 * x:.{digits}f} % ({100 * ci[0]:.{digits}f}-{100 * ci[1]:.{digits}f})"
 
     out = {}
