@@ -172,7 +172,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("models:")
     for key, m in info["models"].items():
         if m["path"]:
-            print(f"  {key:16} {m['size_mb']:7.1f} MB  sha256 {m['sha256'][:16]}  {m['path']}")
+            licence = f"  ({m['licence']})" if m.get("licence") else ""
+            print(f"  {key:16} {m['size_mb']:7.1f} MB  sha256 {m['sha256'][:16]}  "
+                  f"{m['path']}{licence}")
         else:
             print(f"  {key:16} MISSING: {m['error']}")
     print(f"cache: {info['cache']}")

