@@ -71,7 +71,8 @@ def test_presets(lfw_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     pipe = Pipeline.from_preset("accurate")
     assert (pipe.detector_name, pipe.embedder_name, pipe.flip) == (
-        PRESETS["accurate"].detector, PRESETS["accurate"].embedder, True)
+        PRESETS["accurate"].detector, PRESETS["accurate"].embedder, PRESETS["accurate"].flip)
+    assert Pipeline.from_preset("accurate", flip=True).flip
     with pytest.raises(UnknownNameError, match="accurate"):
         Pipeline.from_preset("best")
     a, b = (str(lfw_dir / "images" / rel) for rel in IMAGES[1:])

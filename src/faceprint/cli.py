@@ -343,7 +343,7 @@ def add_embedder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jitter", type=int, default=0, metavar="N",
                    help="also average over N randomly jittered chips (slower by N+1)")
     p.add_argument("--preset", choices=("accurate", "fast"),
-                   help="accurate: yunet + sface+dlib-resnet with --flip; fast: yunet + "
+                   help="accurate: blazeface-onet + sface+dlib-resnet; fast: yunet + "
                         "dlib-resnet (see docs/models.md)")
     p.add_argument("--whole-image", action="store_true",
                    help="each image is one already-cropped face: no detection")

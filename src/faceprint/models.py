@@ -129,11 +129,11 @@ class Preset:
 
 #: see docs/models.md for the measurements behind each choice
 PRESETS: dict[str, Preset] = {
-    "accurate": Preset("yunet", "sface+dlib-resnet", True,
-                       "the most accurate pipeline measured on LFW View 2"),
+    "accurate": Preset("blazeface-onet", "sface+dlib-resnet", False,
+                       "the most accurate pipeline measured on LFW View 2 (99.63 %)"),
     "fast": Preset("yunet", "dlib-resnet", False,
                    "the fastest pipeline measured that is still more accurate on LFW View 2 "
-                   "than face_recognition (98.73 %)"),
+                   "than face_recognition (98.73 %): 98.95 %"),
 }
 
 
