@@ -1,4 +1,4 @@
-"""faceprint's default pipeline against face_recognition, on the same LFW images.
+"""faceprint's pipelines against face_recognition, on the same LFW images and cores.
 
 In one run, on the same ``--images`` LFW images (every k-th image of the
 View 2 pairs, a fixed list), each system runs in its own fresh process so that
@@ -6,7 +6,10 @@ its peak memory is its own:
 
 * **face_recognition 1.3.0** (the baseline, as its README uses it):
   ``load_image_file`` then ``face_encodings`` (HOG detector, upsampling 1,
-  5-point alignment, dlib's ResNet on dlib, one descriptor per face);
+  5-point alignment, dlib's ResNet on dlib, one descriptor per face), run the
+  way its own CLI runs many images with ``--cpus N``: a ``multiprocessing`` pool
+  of N processes (``--workers``, default one per core: as many as faceprint's
+  worker processes), images handed out one at a time;
 * **faceprint**'s default pipeline through its batch mode
   (:func:`faceprint.batch.embed_many`: one worker process per core, each taking
   chunks of images through decoding, detection, alignment and embedding with
@@ -24,9 +27,13 @@ machine's float32 peak from a large numpy matmul.
 
     pip install --no-deps face_recognition==1.3.0 && pip install Click psutil
     python benchmarks/bench_pipeline.py --images 1000 --repeats 3 [--detectors blazeface]
+    python benchmarks/bench_pipeline.py --images 1000 --repeats 3 \
+        --pipelines yunet+sface,yunet+sface+dlib-resnet,blazeface-onet+dlib-resnet
 
 ``--detectors`` also times faceprint with other detectors against the same
-baseline run.
+baseline run; ``--pipelines`` times DETECTOR+EMBEDDER pairs (the embedder may
+itself be fused, ``A+B``) against it too, each with its images/s, ms per face
+and ratio. ``--workers N`` gives every system N processes.
 """
 
 from __future__ import annotations
@@ -80,14 +87,39 @@ def _timed(fn, repeats: int, warm_up=None) -> list[float]:  # type: ignore[no-un
 WARM_UP_IMAGES = 50
 
 
-def run_face_recognition(paths: list[str], repeats: int, sample: int) -> dict[str, object]:
+def _fr_encode(path: str) -> int:
+    """One image through face_recognition (in a pool process): faces found."""
     import face_recognition as fr
 
+    return len(fr.face_encodings(fr.load_image_file(path)))
+
+
+def run_face_recognition(paths: list[str], repeats: int, sample: int, workers: int = 1
+                         ) -> dict[str, object]:
+    import multiprocessing
+
+    import face_recognition as fr
+
+    # face_recognition's CLI (--cpus N): a pool of N processes, one image per task
+    pool = multiprocessing.get_context("forkserver").Pool(processes=workers) \
+        if workers > 1 else None
+
     def end_to_end(images: list[str] = paths) -> None:
-        for p in images:
-            fr.face_encodings(fr.load_image_file(p))
+        if pool is not None:
+            pool.map(_fr_encode, images, chunksize=1)
+        else:
+            for p in images:
+                _fr_encode(p)
 
     times = _timed(end_to_end, repeats, lambda: end_to_end(paths[:WARM_UP_IMAGES]))
+    pool_rss = 0.0
+    if pool is not None:
+        import psutil
+
+        pool_rss = sum(c.memory_info().rss for c in psutil.Process().children(recursive=True)
+                       ) / 2**20
+        pool.close()
+        pool.join()
     images = [fr.load_image_file(p) for p in paths[:sample]]
     det = _timed(lambda: [fr.face_locations(im, 1, "hog") for im in images], repeats)
     locations = [fr.face_locations(im, 1, "hog") for im in images]
@@ -97,7 +129,8 @@ def run_face_recognition(paths: list[str], repeats: int, sample: int) -> dict[st
     return {"images_per_s": len(paths) / statistics.median(times),
             "detect_ms_per_image": 1000 * statistics.median(det) / len(images),
             "embed_ms_per_face": 1000 * statistics.median(emb) / max(faces, 1),
-            "peak_rss_mb": _peak_rss_mb(), "end_to_end_s": times}
+            "peak_rss_mb": _peak_rss_mb() + pool_rss, "end_to_end_s": times,
+            "workers": workers}
 
 
 def _worker_peak_rss_mb() -> float:
@@ -117,15 +150,16 @@ def _worker_peak_rss_mb() -> float:
 
 
 def run_faceprint(paths: list[str], repeats: int, sample: int,
-                  detector: str | None = None, processes: bool | None = None
-                  ) -> dict[str, object]:
+                  detector: str | None = None, processes: bool | None = None,
+                  embedder: str | None = None, workers: int = 0) -> dict[str, object]:
     from faceprint.batch import embed_many
     from faceprint.pipeline import Pipeline
 
-    pipe = Pipeline(detector=detector) if detector else Pipeline()
+    kwargs = {k: v for k, v in (("detector", detector), ("embedder", embedder)) if v}
+    pipe = Pipeline(**kwargs)  # type: ignore[arg-type]
 
     def end_to_end(images: list[str] = paths) -> None:
-        for _ in embed_many(pipe, images, processes=processes):
+        for _ in embed_many(pipe, images, processes=processes, workers=workers):
             pass
 
     times = _timed(end_to_end, repeats, lambda: end_to_end(paths[:WARM_UP_IMAGES]))
@@ -143,14 +177,16 @@ def run_faceprint(paths: list[str], repeats: int, sample: int,
             "providers": pipe.embedder.providers}  # type: ignore[attr-defined]
 
 
-def child(system: str, list_file: str, repeats: int, sample: int) -> None:
+def child(system: str, list_file: str, repeats: int, sample: int, workers: int) -> None:
     paths = Path(list_file).read_text().split("\n")
     if system == "face_recognition":
-        print(json.dumps(run_face_recognition(paths, repeats, sample)))
-    else:  # "faceprint" (the default), "faceprint:DETECTOR", "faceprint+threads"
-        name, _, detector = system.partition(":")
+        print(json.dumps(run_face_recognition(paths, repeats, sample, workers)))
+    else:  # "faceprint" (the default), "faceprint:DETECTOR[+EMBEDDER]", "faceprint+threads"
+        name, _, spec = system.partition(":")
+        detector, _, embedder = spec.partition("+")
         processes = False if name.endswith("+threads") else None
-        print(json.dumps(run_faceprint(paths, repeats, sample, detector or None, processes)))
+        print(json.dumps(run_faceprint(paths, repeats, sample, detector or None, processes,
+                                       embedder or None, workers)))
 
 
 def physical_limit(embed_ms: float) -> dict[str, float]:
@@ -182,24 +218,33 @@ def main() -> None:
     parser.add_argument("--threads-too", action="store_true",
                         help="also run the default pipeline with worker threads instead of "
                              "worker processes")
+    parser.add_argument("--pipelines", default="",
+                        help="also run faceprint pipelines DETECTOR+EMBEDDER (comma-separated)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes for every system (default: one per core)")
+    parser.add_argument("--no-limit", action="store_true",
+                        help="skip the FLOP count and matmul peak")
     parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "LIST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    workers = args.workers or len(os.sched_getaffinity(0))
     if args.child:
-        child(args.child[0], args.child[1], args.repeats, args.sample)
+        child(args.child[0], args.child[1], args.repeats, args.sample, workers)
         return
     paths = image_list(args.images)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
         fh.write("\n".join(paths))
     print(f"{len(paths)} LFW images, {args.repeats} timed passes each (medians), "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, {workers} processes for every system")
     results = {}
     extra = [f"faceprint:{d}" for d in args.detectors.split(",") if d.strip()]
+    extra += [f"faceprint:{p.strip()}" for p in args.pipelines.split(",") if p.strip()]
     if args.threads_too:
         extra.append("faceprint+threads")
     for system in ("face_recognition", "faceprint", *extra):
         started = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--child", system, fh.name,
-                              "--repeats", str(args.repeats), "--sample", str(args.sample)],
+                              "--repeats", str(args.repeats), "--sample", str(args.sample),
+                              "--workers", str(workers)],
                              capture_output=True, text=True, check=True)
         results[system] = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"  {system} done in {time.perf_counter() - started:.0f} s")
@@ -213,12 +258,25 @@ def main() -> None:
         run = results[system]
         default = " (the default)" if system == "faceprint" else ""
         print(f"\nfaceprint pipeline{default}: {run['detector']} + {run['embedder']} on "
-              f"{', '.join(run['providers'])}, worker {run['workers']}")
+              f"{', '.join(run['providers'])}, worker {run['workers']}; face_recognition: "
+              f"{base['workers']} processes")
         print(f"{'':28}{'face_recognition':>18}{'faceprint':>12}{'ratio':>9}")
         for label, key, higher in rows:
             b, o = float(base[key]), float(run[key])
             ratio = o / b if higher else b / o
             print(f"{label:28}{b:>18.1f}{o:>12.1f}{ratio:>8.1f}x")
+    print(f"\n{'pipeline':44}{'images/s':>10}{'ms/face':>9}{'ratio':>8}")
+    print(f"{'face_recognition (HOG + dlib ResNet)':44}{float(base['images_per_s']):>10.1f}"
+          f"{float(base['embed_ms_per_face']):>9.1f}{1.0:>7.1f}x")
+    for system in ("faceprint", *extra):
+        run = results[system]
+        label = f"{run['detector']}+{run['embedder']}"
+        print(f"{label:44}{float(run['images_per_s']):>10.1f}"
+              f"{float(run['embed_ms_per_face']):>9.1f}"
+              f"{float(run['images_per_s']) / float(base['images_per_s']):>7.1f}x")
+    if args.no_limit:
+        print(json.dumps(results))
+        return
     limit = physical_limit(float(ours["embed_ms_per_face"]))
     print(f"\ndlib ResNet: {limit['gflop_per_face']:.3f} GFLOP per face; faceprint reaches "
           f"{limit['achieved_gflops']:.0f} GFLOP/s; numpy float32 matmul peak "

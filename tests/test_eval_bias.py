@@ -58,3 +58,30 @@ def test_by_group_on_real_pairs(lfw_dir: Path) -> None:
         assert g.accuracy_ci[0] <= g.accuracy <= g.accuracy_ci[1]
     with pytest.raises(DataError, match="no pair"):
         by_group(report, {"Nobody_Here": "X"})
+
+
+def test_gender_split_per_image(lfw_dir: Path) -> None:
+    """The LFW gender lists label images; the five in both lists are left out; pairs
+    are female-female, male-male or mixed; the threshold's FAR and FRR and their
+    intervals are reported."""
+    from faceprint.eval.bias import read_image_labels
+    from faceprint.eval.lfw import evaluate
+    from faceprint.pipeline import PipelineRecipe
+
+    labels, dropped = read_image_labels(lfw_dir / "gender")
+    assert dropped == 5 and 13_200 < len(labels) <= 13_233 - 5  # LFW has 13,233 images
+    assert set(labels.values()) == {"female", "male"}
+    report = evaluate(lfw_dir, PipelineRecipe(), folds=[0, 1], pairs_per_fold=100,
+                      progress=False)
+    rows = by_group(report, labels, per_image=True)
+    assert {g.group for g in rows} <= {"female-female", "male-male", MIXED, UNLABELLED}
+    assert sum(g.pairs for g in rows) == 200
+    for g in rows:
+        if g.mismatched:
+            assert g.far_at_threshold_ci[0] <= g.far_at_threshold <= g.far_at_threshold_ci[1]
+        if g.matched:
+            assert g.frr_at_threshold_ci[0] <= g.frr_at_threshold <= g.frr_at_threshold_ci[1]
+    male = next(g for g in rows if g.group == "male-male")
+    assert male.pairs > 100  # most LFW pairs are of men
+    with pytest.raises(DataError, match="cannot read"):
+        read_image_labels(lfw_dir / "no-such-folder")

@@ -14,6 +14,11 @@ Two conventions exist, and each embedder says which one it needs with a
     descriptor - is identical to dlib's (its sampler builds an anti-aliasing
     pyramid before the bilinear warp, which OpenCV's warp does not match).
 
+``"parts"``
+    a fused embedder's chips (:mod:`faceprint.embedders.fused`): each part's own
+    chip, cut by that part's method, packed side by side into one uint8 array
+    (:func:`pack`, :func:`unpack`; :func:`mirror` flips each part in place).
+
 ``"landmarks5"``
     the five standard landmarks of :class:`faceprint.types.Face` (eye centres,
     nose tip, mouth corners) mapped onto a template given in chip pixels, e.g.
@@ -58,13 +63,61 @@ class ChipSpec:
     """
 
     size: int
-    method: Literal["dlib5", "landmarks5"] = "landmarks5"
+    method: Literal["dlib5", "landmarks5", "parts"] = "landmarks5"
     padding: float = 0.25
     template: tuple[tuple[float, float], ...] | None = None
+    #: ``"parts"`` only: the parts' chips, packed left to right
+    parts: tuple[ChipSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method == "landmarks5" and (self.template is None or len(self.template) != 5):
             raise ValueError("a landmarks5 chip needs a five-point template")
+        if self.method == "parts" and (not self.parts or any(p.method == "parts"
+                                                             for p in self.parts)):
+            raise ValueError("a parts chip needs parts that are plain chips")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(rows, cols, 3)`` of one chip (packed parts: the tallest part's rows and
+        the sum of the parts' widths)."""
+        if self.method == "parts":
+            return (max(p.size for p in self.parts), sum(p.size for p in self.parts), 3)
+        return (self.size, self.size, 3)
+
+    @classmethod
+    def of_parts(cls, parts: tuple[ChipSpec, ...]) -> ChipSpec:
+        """The packed chip of a fused embedder whose parts take ``parts``."""
+        return cls(size=max(p.size for p in parts), method="parts", parts=parts)
+
+
+def pack(spec: ChipSpec, chips: list[np.ndarray]) -> np.ndarray:
+    """Each part's ``(N, s_i, s_i, 3)`` chips packed into ``(N, *spec.shape)``."""
+    n = len(chips[0])
+    out = np.zeros((n, *spec.shape), dtype=np.uint8)
+    col = 0
+    for part, c in zip(spec.parts, chips):
+        out[:, :part.size, col:col + part.size] = c
+        col += part.size
+    return out
+
+
+def unpack(spec: ChipSpec, packed: np.ndarray) -> list[np.ndarray]:
+    """The parts' chips of packed chips ``(N, *spec.shape)`` (contiguous copies)."""
+    if packed.ndim != 4 or packed.shape[1:] != spec.shape:
+        raise ValueError(f"packed chips must have shape (N, {spec.shape}); got {packed.shape}")
+    out, col = [], 0
+    for part in spec.parts:
+        out.append(np.ascontiguousarray(packed[:, :part.size, col:col + part.size]))
+        col += part.size
+    return out
+
+
+def mirror(spec: ChipSpec, chips: np.ndarray) -> np.ndarray:
+    """Mirror images of chips ``(N, rows, cols, 3)`` (packed parts: each part mirrored
+    in its own place)."""
+    if spec.method != "parts":
+        return np.ascontiguousarray(chips[:, :, ::-1])
+    return pack(spec, [c[:, :, ::-1] for c in unpack(spec, chips)])
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -157,7 +210,9 @@ def align(image: np.ndarray, faces: list[Face], spec: ChipSpec,
     (:meth:`faceprint.types.Face.dlib_box`; unchanged for faces of unknown origin).
     """
     if not faces:
-        return np.empty((0, spec.size, spec.size, 3), dtype=np.uint8)
+        return np.empty((0, *spec.shape), dtype=np.uint8)
+    if spec.method == "parts":
+        return pack(spec, [align(image, faces, part, dlib_boxes) for part in spec.parts])
     if spec.method == "dlib5":
         if dlib_boxes is None:
             dlib_boxes = [face.dlib_box() for face in faces]

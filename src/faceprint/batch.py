@@ -393,7 +393,7 @@ class EmbedJob(Job[str, tuple[list[Face], np.ndarray]]):
 
     def prepare(self, pipe: Pipeline, source: str) -> tuple[list[Face], np.ndarray | None]:
         image = pipe.load(source)
-        faces = pipe.detector.detect(image)
+        faces = pipe.find_faces(image)
         if self.largest_only and faces:
             faces = [largest(faces)]
         return faces, (pipe.chips(image, faces) if faces else None)

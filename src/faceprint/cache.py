@@ -34,6 +34,26 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
     return path
 
 
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` whole or not at all: into a temporary file beside
+    it, synced, then renamed into place (readers in other processes see either no
+    file or the complete one). OSError when the folder cannot be written."""
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; it holds no secrets
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def config_key(config: object) -> str:
     """A short stable hash of a JSON-serialisable configuration."""
     text = json.dumps(config, sort_keys=True, default=str)

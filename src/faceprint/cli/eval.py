@@ -266,22 +266,33 @@ def cmd_detection(args: argparse.Namespace) -> int:
 
 # -- eval bias -----------------------------------------------------------------------
 def cmd_bias(args: argparse.Namespace) -> int:
-    from ..eval.bias import by_group, read_groups
+    from ..eval.bias import by_group, read_groups, read_image_labels
     from ..eval.lfw import evaluate_method
 
-    groups = read_groups(args.groups)
+    if args.gender:
+        groups, dropped = read_image_labels(args.gender)
+        source = f"{Path(args.gender).name} labels per image, {dropped} in both lists left out"
+    else:
+        groups, source = read_groups(args.groups), Path(args.groups).name
+
+    def pct(x: float, ci: tuple[float, float], digits: int = 1) -> str:
+        if x != x:  # no pairs of that kind in the group
+            return "-"
+        return f"{100 * x:.{digits}f} % ({100 * ci[0]:.{digits}f}-{100 * ci[1]:.{digits}f})"
+
     out = {}
     for config in _configs(args):
         report = evaluate_method(args.data, config, **_lfw_kwargs(args))
-        rows = by_group(report, groups)
-        print(f"LFW by group ({Path(args.groups).name}), {args.detector} + {config.label}: "
-              f"overall accuracy {100 * report.result.accuracy_mean:.2f} %")
-        print_table(["group", "pairs", "same/diff", "accuracy", "95 % interval",
-                      "VAL@1e-3", "FAR"],
+        rows = by_group(report, groups, per_image=bool(args.gender))
+        print(f"LFW by group ({source}), {args.detector} + {config.label}: "
+              f"overall accuracy {100 * report.result.accuracy_mean:.2f} %; 95 % Wilson "
+              f"intervals in brackets")
+        print_table(["group", "pairs", "same/diff", "accuracy", "VAL@1e-3",
+                      "FAR at FAR-1e-3 thr.", "FAR at acc. thr.", "FRR at acc. thr."],
                      [[g.group, g.pairs, f"{g.matched}/{g.mismatched}",
-                       f"{100 * g.accuracy:.2f} %",
-                       f"{100 * g.accuracy_ci[0]:.1f}-{100 * g.accuracy_ci[1]:.1f} %",
-                       f"{100 * g.val:.1f} %", f"{100 * g.far:.2f} %"] for g in rows])
+                       pct(g.accuracy, g.accuracy_ci, 2), pct(g.val, g.val_ci),
+                       pct(g.far, g.far_ci, 2), pct(g.far_at_threshold, g.far_at_threshold_ci, 2),
+                       pct(g.frr_at_threshold, g.frr_at_threshold_ci, 2)] for g in rows])
         out[config.label] = [g.to_dict() for g in rows]
     write_json(args.json, out)
     return 0
@@ -442,8 +453,12 @@ def register(sub: Subparsers) -> None:
 
     e = esub.add_parser("bias", help="LFW accuracy, VAL and FAR by a group label per identity")
     _add_lfw_args(e, _multi())
-    e.add_argument("--groups", required=True, metavar="CSV",
-                   help="identity,group per line (LFW names, e.g. Aaron_Eckhart)")
+    labels = e.add_mutually_exclusive_group(required=True)
+    labels.add_argument("--groups", metavar="CSV",
+                        help="identity,group per line (LFW names, e.g. Aaron_Eckhart)")
+    labels.add_argument("--gender", metavar="DIR",
+                        help="per-image labels: a folder with female_names.txt and "
+                             "male_names.txt (e.g. ../shared/data/lfw/gender)")
     e.add_argument("--json", metavar="OUT", help="write the results as JSON")
     e.set_defaults(func=cmd_bias)
 

@@ -12,6 +12,10 @@ from ..errors import ImageError
 from ..types import Box, Face, Landmarks
 from .pose import pose_from_68
 
+#: the padded second search (``DetectorOptions.pad``) keeps faces at least this
+#: fraction of the image's shorter side wide
+PAD_MIN_FACE = 0.4
+
 
 @dataclass(frozen=True, slots=True)
 class DetectorOptions:
@@ -28,6 +32,13 @@ class DetectorOptions:
     engine: for detectors with several implementations (cnn: ``"onnx"``, the
         default, or ``"dlib"``; blazeface: ``"litert"``, ``"opencv"`` or ``"auto"``,
         the default). None = the detector's default.
+    pad: when nothing is found, search again in the image framed by a black border
+        this fraction of its longer side wide on every side (faces that fill or
+        overflow the frame, e.g. tight 92 x 112 crops, have no context around them
+        and most detectors miss them), keeping only faces at least
+        :data:`PAD_MIN_FACE` of the image's shorter side wide (what the second
+        search is for; smaller finds there were false positives on dogs.jpg); boxes
+        stay in pixels of the original image and may reach beyond it. 0 = never.
     """
 
     min_face_size: int = 20
@@ -36,8 +47,11 @@ class DetectorOptions:
     max_faces: int | None = None
     landmarks: bool = True
     engine: str | None = None
+    pad: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0 <= self.pad <= 2:
+            raise ValueError("pad must be between 0 and 2 (a fraction of the image side)")
         if self.min_face_size < 1:
             raise ValueError("min_face_size must be at least 1 pixel")
         if self.upsample is not None and not 0 <= self.upsample <= 4:
@@ -103,7 +117,10 @@ class BaseDetector:
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces in ``image``, highest score first, with landmarks and pose."""
         _check_image(image)
-        raw = [r for r in self._detect(image) if r.box.width >= self.options.min_face_size]
+        raw = self._detect(image)
+        if not raw and self.options.pad > 0:
+            raw = self._detect_padded(image, self.options.pad)
+        raw = [r for r in raw if r.box.width >= self.options.min_face_size]
         raw.sort(key=lambda r: r.score, reverse=True)
         if self.options.max_faces is not None:
             raw = raw[: self.options.max_faces]
@@ -126,6 +143,21 @@ class BaseDetector:
             faces.append(Face(r.box, float(r.score), landmarks, pose, self.name,
                               self.dlib_box_calibration, landmarks68))
         return faces
+
+    def _detect_padded(self, image: np.ndarray, pad: float) -> list[RawFace]:
+        """Raw faces of ``image`` framed by a black border ``pad`` times its longer
+        side wide, moved back to ``image``'s pixels."""
+        import cv2
+
+        p = max(1, round(pad * max(image.shape[:2])))
+        framed = cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        least = PAD_MIN_FACE * min(image.shape[:2])
+        found = [r for r in self._detect(framed) if r.box.width >= least]
+        for r in found:
+            r.box = Box(r.box.left - p, r.box.top - p, r.box.width, r.box.height)
+            if r.landmarks is not None:
+                r.landmarks = np.asarray(r.landmarks, dtype=np.float64) - p
+        return found
 
     def to_dlib_box(self, box: Box) -> Box:
         """``box`` moved onto dlib's HOG box convention (see the class docstring)."""

@@ -12,8 +12,6 @@ end with a complete, identical file.  Nothing converted is ever shipped or commi
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from pathlib import Path
 
@@ -80,19 +78,7 @@ def convert_cached(source: Path, *, converter_version: int = CONVERTER_VERSION,
 
         data = to_onnx(read_dlib_net(source)).SerializeToString()
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".tmp",
-                                       dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, 0o644)  # mkstemp makes it private; it holds no secrets
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            _cache.write_atomic(target, data)
         except OSError as exc:
             raise ModelError(f"cannot write the converted model to {target}: {exc}; set "
                              f"{CACHE_ENV} to a writable folder") from exc

@@ -109,6 +109,9 @@ def embed_images(paths: Iterable[str | Path], config: PipelineRecipe, *, workers
     """Embed the central face of each image (fallback: the centred crop), in
     ``workers`` processes (0: one per core), reusing cached embeddings."""
     todo = sorted({str(Path(p).resolve()) for p in paths})
+    if "+" in config.embedder and config.degrade is None:
+        return _embed_fused(todo, config, workers=workers, use_cache=use_cache,
+                            progress=progress)
     cache = (NpzCache(cache_dir("embeddings") / f"{embedding_key(config)}.npz",
                       _encode_embeddings, _decode_embeddings, save_every=1000)
              if use_cache else None)
@@ -120,6 +123,32 @@ def embed_images(paths: Iterable[str | Path], config: PipelineRecipe, *, workers
             result.errors[out.source] = out.error or "failed"
         else:
             result.vectors[out.source], result.found[out.source] = out.value
+    return result
+
+
+def _embed_fused(paths: list[str], config: PipelineRecipe, *, workers: int,
+                 use_cache: bool, progress: bool) -> EmbeddingSet:
+    """A fused embedder's vectors from its parts' (each cached on its own): the same
+    detector finds the same face for every part, and each part's flip/jitter
+    averaging comes before the parts are combined, as in the pipeline, so the vectors
+    are those :meth:`Pipeline.embed_faces` gives (tests/test_fused.py)."""
+    from dataclasses import replace
+
+    from ..embedders.fused import FusedEmbedder
+
+    fused = config.build().embedder
+    assert isinstance(fused, FusedEmbedder)
+    sets = [embed_images(paths, replace(config, embedder=part), workers=workers,
+                         use_cache=use_cache, progress=progress)
+            for part in config.embedder.split("+")]
+    result = EmbeddingSet()
+    for path in paths:
+        errors = [s.errors[path] for s in sets if path in s.errors]
+        if errors or any(path not in s.vectors for s in sets):
+            result.errors[path] = errors[0] if errors else "failed"
+            continue
+        result.vectors[path] = fused.combine([s.vectors[path][None] for s in sets])[0]
+        result.found[path] = sets[0].found[path]
     return result
 
 
@@ -261,7 +290,9 @@ def embed_chip_batch(embedder: Any, chips: np.ndarray, flip: bool = False) -> np
     vectors: np.ndarray = embedder.embed_chips(chips)
     if not flip:
         return vectors
-    mirrored = embedder.embed_chips(np.ascontiguousarray(chips[:, :, ::-1]))
+    from ..align import mirror
+
+    mirrored = embedder.embed_chips(mirror(embedder.chip, chips))
     mean: np.ndarray = ((vectors.astype(np.float64) + mirrored) / 2.0).astype(np.float32)
     if embedder.normalized:
         mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
