@@ -23,7 +23,7 @@ BAD_COMMAND_LINES = [
     ("embed IMG --out x.csv", "x.csv: the output must end in .npz or .parquet"),
     ("enroll Bob IMG --meta novalue --db g.db", "--meta takes KEY=VALUE, got 'novalue'"),
     ("enroll Bob IMG --meta =x --db g.db", "--meta takes KEY=VALUE, got '=x'"),
-    ("forget --db g.db", "forget needs a NAME or --face ID"),
+    ("forget --db g.db", "forget needs a NAME or --face TOKEN"),
     ("identify IMG -k 0 --db g.db", "-k takes a number of people from 1 up; got 0"),
     ("train", "faceprint train needs --data DIR (or --resume CHECKPOINT)"),
     ("export a.pt b.onnx --pairs p.txt", "--pairs needs --data DIR"),

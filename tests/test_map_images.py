@@ -120,8 +120,15 @@ def test_lfw_distances_are_those_of_the_code_before_the_restructuring(lfw_dir: P
     assert not emb.errors
     d = paired(np.stack([emb.vectors[p] for p in a]), np.stack([emb.vectors[p] for p in b]),
                "euclidean")
-    np.testing.assert_allclose(d, [g[1] for g in GOLDEN], rtol=0, atol=1e-6)
-    assert [emb.found[x] and emb.found[y] for x, y in zip(a, b)] == [g[2] for g in GOLDEN]
+    found = [emb.found[x] and emb.found[y] for x, y in zip(a, b)]
+    # every pair whose faces the detector finds: the old code's distance to 1e-6
+    np.testing.assert_allclose(d[:-1], [g[1] for g in GOLDEN[:-1]], rtol=0, atol=1e-6)
+    assert found[:-1] == [g[2] for g in GOLDEN[:-1]]
+    # Mohammad_Fares_0001 was the centred-crop fallback; the padded second search
+    # (issue 15: faces that fill the frame) now finds its face, which moves that
+    # pair's distance (0.8669 against 0.8462; still a mismatch above the threshold)
+    assert not GOLDEN[-1][2] and found[-1]
+    assert d[-1] > 0.6130
 
 
 def _imports(path: Path) -> set[str]:
