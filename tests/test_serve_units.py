@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from faceprint.errors import UsageError  # noqa: E402
-from faceprint.serve import score_from_distance  # noqa: E402
-from faceprint.serve.keys import KeyError_, KeyStore, PermissionDenied  # noqa: E402
+from faceprint.errors import UsageError
+from faceprint.serve import score_from_distance
+from faceprint.serve.keys import KeyError_, KeyStore, PermissionDenied
 
 ROOT = Path(__file__).resolve().parents[1]
 
