@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 CREATE TABLE IF NOT EXISTS server_secret (id INTEGER PRIMARY KEY CHECK (id = 1),
                                           secret BLOB NOT NULL);
+"""
+# detect's face tokens: a cache (a day), in its own file without fsync (a crash may lose
+# it: those tokens then answer "face token not exist", nothing stored is affected)
+_FACES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS detected_faces (
     face_token TEXT PRIMARY KEY,
     key_id TEXT NOT NULL,
@@ -145,10 +149,17 @@ class KeyStore:
                                (secrets.token_bytes(32),))
             self._secret: bytes = self._conn.execute(
                 "SELECT secret FROM server_secret WHERE id = 1").fetchone()[0]
+        self._faces = sqlite3.connect(self.path + "-faces", timeout=30.0, isolation_level=None,
+                                      check_same_thread=False)
+        with self._lock:
+            self._faces.execute("PRAGMA journal_mode = WAL")
+            self._faces.execute("PRAGMA synchronous = OFF")
+            self._faces.executescript(_FACES_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._faces.close()
 
     # -- keys ---------------------------------------------------------------------------
     def create(self, groups: str | list[str] | tuple[str, ...],
@@ -267,21 +278,22 @@ class KeyStore:
                        vectors: list[bytes], ttl_s: float = 24 * 3600) -> None:
         expires = time.time() + ttl_s
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._faces.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute("DELETE FROM detected_faces WHERE expires < ?",
-                                   (time.time(),))
-                self._conn.executemany(
+                if secrets.randbelow(100) == 0:  # now and then, drop the expired ones
+                    self._faces.execute("DELETE FROM detected_faces WHERE expires < ?",
+                                        (time.time(),))
+                self._faces.executemany(
                     "INSERT OR REPLACE INTO detected_faces VALUES (?, ?, ?, ?, ?)",
                     [(t, key.key_id, embedder, v, expires) for t, v in zip(tokens, vectors)])
-                self._conn.execute("COMMIT")
+                self._faces.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._faces.execute("ROLLBACK")
                 raise
 
     def detected_face(self, key: ApiKey, token: str, embedder: str) -> bytes | None:
         with self._lock:
-            row = self._conn.execute(
+            row = self._faces.execute(
                 "SELECT vector FROM detected_faces WHERE face_token = ? AND key_id = ? AND "
                 "embedder = ? AND expires >= ?", (token, key.key_id, embedder,
                                                   time.time())).fetchone()
