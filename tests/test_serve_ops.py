@@ -34,7 +34,8 @@ def test_operations_limits_and_logs(tmp_path: Path, lfw_dir: Path) -> None:
     db = tmp_path / "gallery.sqlite"
     key = create_key(db, "g", "detect,search,manage")
     photo = (lfw_dir / "images" / "Tony_Blair" / "Tony_Blair_0001.jpg").read_bytes()
-    with serving(db, "--rate", "0.2", "--burst", "4", "--max-body", "200000") as s:
+    with serving(db, "--rate", "0.2", "--burst", "5", "--max-body", "200000",
+                 "--max-user-faces", "1") as s:
         assert fetch(s.base + "/healthz")[0] == 200
         assert json.loads(fetch(s.base + "/readyz")[2]) == {"status": "ready"}
         assert fetch(s.base + "/")[0] == 200
@@ -49,6 +50,14 @@ def test_operations_limits_and_logs(tmp_path: Path, lfw_dir: Path) -> None:
                               "image_type": "BASE64"}).encode()
         status, _, raw = fetch(url, body_ok, jh)
         assert status == 200 and json.loads(raw)["result"]["face_num"] == 1
+        add = f"{s.base}/rest/2.0/face/v3/faceset/user/add?access_token={token}"
+        user = json.dumps({"image": base64.b64encode(photo).decode(), "image_type": "BASE64",
+                           "group_id": "g", "user_id": "tony"}).encode()
+        group = f"{s.base}/rest/2.0/face/v3/faceset/group/add?access_token={token}"
+        assert fetch(group, json.dumps({"group_id": "g"}).encode(), jh)[0] == 200
+        assert fetch(add, user, jh)[0] == 200
+        status, _, raw = fetch(add, user, jh)  # a second face: over --max-user-faces 1
+        assert status == 400 and json.loads(raw)["error_code"] == 222210, raw
         big = json.dumps({"image": "A" * 300_000, "image_type": "BASE64"}).encode()
         status, _, raw = fetch(url, big, jh)
         assert status == 413 and json.loads(raw)["error_code"] != 0

@@ -19,6 +19,8 @@ class ServeConfig:
     max_body_bytes: larger request bodies are refused with 413.
     max_pixels: the image loader's pixel limit (width x height).
     max_faces: the most faces one image may yield (more are dropped, largest kept).
+    max_user_faces: the most faces a user may hold (checked by the service; the gallery
+        file's own limit, 20 by default, stays the ceiling); 222210 / 400 above.
     rate_per_second / rate_burst: each key's token bucket (per worker process); over it
         a request is refused with 429 and ``Retry-After``.
     request_timeout_s: a request still running after this long is answered with an
@@ -33,6 +35,7 @@ class ServeConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_faces: int = 20
+    max_user_faces: int = 20
     rate_per_second: float = 50.0
     rate_burst: int = 100
     request_timeout_s: float = 30.0

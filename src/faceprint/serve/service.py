@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import FaceNotFoundError, GalleryError, NoFaceError
+from ..errors import FaceLimitError, FaceNotFoundError, GalleryError, NoFaceError
 from ..gallery import Gallery, open_gallery
 from ..pipeline import Pipeline
 from ..types import Face, FaceRecord, Group, Match, User
@@ -201,11 +201,17 @@ class Service:
         ones removed, so a crash leaves the user with too many faces, never none)."""
         key.require("manage", [group_id])
         old = []
-        if replace:
-            try:
-                old = self.gallery.list_faces(user_id, group=group_id)
-            except GalleryError:
-                old = []
+        try:
+            old = self.gallery.list_faces(user_id, group=group_id)
+        except GalleryError:
+            old = []
+        # the service's own per-user limit (the gallery file's limit stays the ceiling;
+        # checked here, so two workers adding at once may pass it by one)
+        if not replace and len(old) + len(vectors) > self.config.max_user_faces:
+            raise FaceLimitError(f"{user_id!r} would hold more than "
+                                 f"{self.config.max_user_faces} faces")
+        if not replace:
+            old = []
         records = self.gallery.add_face_records(
             user_id, self.embedder, vectors, group=group_id, create=create,
             boxes=[f.box for f in boxes] if boxes else None,
