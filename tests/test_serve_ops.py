@@ -85,3 +85,28 @@ def test_operations_limits_and_logs(tmp_path: Path, lfw_dir: Path) -> None:
                for x in lines)
     for secret in (key["secret_key"], key["api_key"], token, body_ok.decode()[:60]):
         assert secret not in log
+
+
+def test_request_timeout(tmp_path: Path, lfw_dir: Path) -> None:
+    db = tmp_path / "gallery.sqlite"
+    key = create_key(db, "g", "detect,search,manage")
+    photo = base64.b64encode((lfw_dir / "images" / "Tony_Blair" /
+                              "Tony_Blair_0001.jpg").read_bytes()).decode()
+    with serving(db, "--timeout", "0.001") as s:
+        _, _, raw = fetch(f"{s.base}/oauth/2.0/token?grant_type=client_credentials&client_id="
+                          f"{key['api_key']}&client_secret={key['secret_key']}")
+        assert json.loads(raw)["error"] == "invalid_request"  # scrypt alone takes > 1 ms
+        from faceprint.serve.keys import KeyStore
+
+        store = KeyStore(str(db) + ".keys")  # a token as the server would issue it
+        token = store.issue_token(store.by_api_key(key["api_key"]), 600)
+        store.close()
+        status, _, raw = fetch(f"{s.base}/rest/2.0/face/v3/detect?access_token={token}",
+                               json.dumps({"image": photo, "image_type": "BASE64"}).encode(),
+                               {"Content-Type": "application/json"})
+        assert status == 503 and json.loads(raw)["error_code"] == 222302, raw
+        status, _, raw = fetch(s.base + "/api/v1/detection/detect",
+                               json.dumps({"file": photo}).encode(),
+                               {"Content-Type": "application/json", "x-api-key": key["api_key"]})
+        assert status == 503 and set(json.loads(raw)) == {"message", "code"}, raw
+        assert s.alive()
