@@ -30,6 +30,7 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 
 $(VENV)/.test: $(VENV)/.core
 	$(PIPC) -e '.[test,train,serve]'
+	$(PIP) install --no-deps compreface-sdk==0.6.0
 	touch $@
 
 install: $(VENV)/.core
