@@ -30,7 +30,8 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIPC) -e '.[test,train]'
+	$(PIPC) -e '.[test,train,serve]'
+	$(PIP) install --no-deps compreface-sdk==0.6.0
 	touch $@
 
 install: $(VENV)/.core

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FaceprintError
-from . import cluster, compare, detect, embed, figure, gallery, groups, info, video
+from . import cluster, compare, detect, embed, figure, gallery, groups, info, serve, video
 from . import eval as eval_commands
 from . import train as train_commands
 from ._common import Parser, add_subcommands
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.register(sub)
     eval_commands.register(sub)
     train_commands.register(sub)
+    serve.register(sub)
     return parser
 
 
