@@ -29,7 +29,7 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIPC) -e '.[test,train]'
+	$(PIPC) -e '.[test,train,serve]'
 	touch $@
 
 install: $(VENV)/.core

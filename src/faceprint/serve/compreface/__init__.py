@@ -1,0 +1,1 @@
+"""CompreFace's REST shape: request/response translation only (see routes.py)."""
