@@ -154,16 +154,13 @@
   const COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
     "#008080", "#9a6324", "#800000", "#000075", "#f032e6"];
 
-  // The box of a face in the cloud API's `location`: left/top is the box's
-  // top-left corner, the box turned by `rotation` degrees around that corner.
+  // The box of a face: faceprint's `location` is the axis-aligned box
+  // (left, top, width, height) in pixels of the photo; its `rotation` is the
+  // face's roll, shown in the numbers, not a turn of the box.
   function drawBox(ctx, loc, s, ox, oy, colour, width) {
-    ctx.save();
-    ctx.translate(ox + loc.left * s, oy + loc.top * s);
-    ctx.rotate(((loc.rotation || 0) * Math.PI) / 180);
     ctx.strokeStyle = colour;
     ctx.lineWidth = width;
-    ctx.strokeRect(0, 0, loc.width * s, loc.height * s);
-    ctx.restore();
+    ctx.strokeRect(ox + loc.left * s, oy + loc.top * s, loc.width * s, loc.height * s);
   }
   function drawLabel(ctx, text, x, y, colour) {
     ctx.font = "bold 14px sans-serif";
@@ -183,13 +180,7 @@
     }
   }
   function inBox(loc, x, y) {
-    // undo the rotation around (left, top)
-    const a = (-(loc.rotation || 0) * Math.PI) / 180;
-    const dx = x - loc.left;
-    const dy = y - loc.top;
-    const u = dx * Math.cos(a) - dy * Math.sin(a);
-    const v = dx * Math.sin(a) + dy * Math.cos(a);
-    return u >= 0 && v >= 0 && u <= loc.width && v <= loc.height;
+    return x >= loc.left && y >= loc.top && x <= loc.left + loc.width && y <= loc.top + loc.height;
   }
   function fmt(x, digits) {
     return typeof x === "number" ? x.toFixed(digits === undefined ? 2 : digits) : String(x);
@@ -473,10 +464,20 @@
     const url = await readFile(file);
     // match_threshold 0: every face comes back with its best candidate and
     // score, so that the slider can redraw the answer without asking again.
-    const result = await guarded("Recognise", () => call("/multi-search", {
-      image: base64Of(url), image_type: "BASE64", group_id_list: groups.join(","),
-      max_face_num: 10, match_threshold: 0, max_user_num: 1,
-    }));
+    const result = await guarded("Recognise", async () => {
+      try {
+        return await call("/multi-search", {
+          image: base64Of(url), image_type: "BASE64", group_id_list: groups.join(","),
+          max_face_num: 10, match_threshold: 0, max_user_num: 1,
+        });
+      } catch (e) {
+        // 222207: no face has any candidate (the groups are empty): every face
+        // is unknown; detect gives their boxes.
+        if (!(e instanceof ApiError) || e.code !== 222207) throw e;
+        const d = await call("/detect", { image: base64Of(url), image_type: "BASE64", max_face_num: 10 });
+        return { face_num: d.face_num, face_list: (d.face_list || []).map((f) => ({ location: f.location, user_list: [] })) };
+      }
+    });
     if (!result) return;
     const img = await loadImage(url).catch((e) => { showError(e.message); return null; });
     if (!img) return;
@@ -568,24 +569,23 @@
     const ua = await readFile(fa);
     const ub = await readFile(fb);
     const out = await guarded("Compare", async () => {
+      // detect each photo (its boxes, for the drawing, and face tokens), then
+      // match the two largest faces by their tokens: the boxes drawn are the
+      // faces compared.
+      const da = await call("/detect", { image: base64Of(ua), image_type: "BASE64", max_face_num: 1 });
+      const db = await call("/detect", { image: base64Of(ub), image_type: "BASE64", max_face_num: 1 });
+      const a = largest(da.face_list);
+      const b = largest(db.face_list);
       const result = await call("/match", [
-        { image: base64Of(ua), image_type: "BASE64" },
-        { image: base64Of(ub), image_type: "BASE64" },
+        { image: a.face_token, image_type: "FACE_TOKEN" },
+        { image: b.face_token, image_type: "FACE_TOKEN" },
       ]);
-      // the faces' boxes, for the drawing: the match takes each photo's largest face
-      const da = await call("/detect", { image: base64Of(ua), image_type: "BASE64", max_face_num: 10 });
-      const db = await call("/detect", { image: base64Of(ub), image_type: "BASE64", max_face_num: 10 });
-      return { result, da, db };
+      return { result, a, b };
     });
     if (!out) return;
     const [ia, ib] = await Promise.all([loadImage(ua), loadImage(ub)]);
-    const pick = (det, i) => {
-      const m = out.result.face_list && out.result.face_list[i];
-      if (m && m.location) return { location: m.location };
-      return largest(det.face_list);
-    };
-    cmpState.a = { img: ia, face: pick(out.da, 0) };
-    cmpState.b = { img: ib, face: pick(out.db, 1) };
+    cmpState.a = { img: ia, face: out.a };
+    cmpState.b = { img: ib, face: out.b };
     cmpState.result = out.result;
     drawCompare();
   }
