@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import serve_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,8 @@ GROUP = "staff"
 PERSON = ("Colin_Powell", 1, 2)  # enrolled from image 1, recognised in image 2
 OTHER = ("Serena_Williams", 1)
 GROUP_PHOTO = "multiface.jpg"
+RENAMED = "Colin_L_Powell"
+ANSWERS: list[str] = []
 
 
 def _need_browser() -> None:
@@ -80,7 +83,9 @@ def page(server: serve_process.Server) -> Iterator[Any]:
         context = browser.new_context(viewport={"width": 1100, "height": 900})
         pg = context.new_page()
         pg.set_default_timeout(60_000)
-        pg.on("dialog", lambda d: d.accept())  # the confirmations of Delete
+        # confirmations are accepted; prompts answered from ANSWERS (Rename)
+        pg.on("dialog", lambda d: d.accept(ANSWERS.pop(0)) if d.type == "prompt" and ANSWERS
+              else d.accept())
         pg.goto(server.base + "/")
         yield pg
         context.close()
@@ -146,6 +151,12 @@ def test_bad_key_is_refused(page: Any, key: dict[str, str]) -> None:
 
 
 def test_sign_in(page: Any, key: dict[str, str]) -> None:
+    # keyboard order: key, secret, the button
+    page.focus("#api-key")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "secret-key"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Sign in"
     page.fill("#api-key", key["api_key"])
     page.fill("#secret-key", key["secret_key"])
     page.click("#signin-form button[type=submit]")
@@ -293,15 +304,40 @@ def test_compare(page: Any, lfw_dir: Path) -> None:
     shoot(page, "compare-different")
 
 
-def test_delete_person(page: Any) -> None:
+def test_rename(page: Any) -> None:
     name = PERSON[0]
     go(page, "Manage")
-    page.wait_for_selector(f"#manage-users button[aria-label='Delete {name}']")
-    page.click(f"#manage-users button[aria-label='Delete {name}']")
+    page.wait_for_selector(f"#manage-users button[aria-label='Rename {name}']")
+    reset(page)
+    ANSWERS[:] = [RENAMED, "Colin L. Powell"]
+    page.click(f"#manage-users button[aria-label='Rename {name}']")
+    page.wait_for_function("document.getElementById('status').textContent.includes(' is now ')"
+                           " || document.getElementById('error').textContent !== ''")
+    assert error_text(page) == ""
+    who = page.locator("#manage-users .who").first.text_content() or ""
+    assert who == f"{RENAMED} (Colin L. Powell): 2 faces", who
+    assert page.locator(f"#manage-users button[aria-label='Delete {name}']").count() == 0
+    # the same id with another name shown keeps both faces
+    reset(page)
+    ANSWERS[:] = [RENAMED, "General Powell"]
+    page.click(f"#manage-users button[aria-label='Rename {RENAMED}']")
+    page.wait_for_function("document.getElementById('status').textContent.includes(' is now ')"
+                           " || document.getElementById('error').textContent !== ''")
+    assert error_text(page) == ""
+    who = page.locator("#manage-users .who").first.text_content() or ""
+    assert who == f"{RENAMED} (General Powell): 2 faces", who
+
+
+def test_delete_person(page: Any) -> None:
+    go(page, "Manage")
+    page.wait_for_selector(f"#manage-users button[aria-label='Delete {RENAMED}']")
+    reset(page)
+    page.click(f"#manage-users button[aria-label='Delete {RENAMED}']")
     page.wait_for_function("document.getElementById('status').textContent.includes('deleted')"
                            " || document.getElementById('error').textContent !== ''")
     assert error_text(page) == ""
-    assert page.locator(f"#manage-users button[aria-label='Delete {name}']").count() == 0
+    assert page.locator(f"#manage-users button[aria-label='Delete {RENAMED}']").count() == 0
+    assert "No user in" in (page.locator("#manage-users").text_content() or "")
 
 
 def test_phone_screen(page: Any) -> None:
@@ -314,6 +350,23 @@ def test_phone_screen(page: Any) -> None:
     check_a11y(page, "detect (phone)")
     shoot(page, "phone")
     page.set_viewport_size({"width": 1100, "height": 900})
+
+
+def test_camera(page: Any) -> None:
+    """getUserMedia with Chromium's fake camera (a test pattern, no face): the photo
+    taken goes to the API, whose "no face" answer is shown as an API error."""
+    go(page, "Detect")
+    reset(page)
+    page.click("#camera-start")
+    page.wait_for_function("document.getElementById('camera-video').videoWidth > 0")
+    assert page.evaluate("document.activeElement.id") == "camera-shoot"
+    page.click("#camera-shoot")
+    page.wait_for_function("document.getElementById('error').textContent !== ''"
+                           " || document.getElementById('status').textContent"
+                           ".startsWith('Detect: done')")
+    text = error_text(page)
+    assert text.startswith("Detect failed. API error 222202"), text
+    assert page.locator("#camera-video").is_hidden()
 
 
 def test_sign_out_forgets_the_key(page: Any) -> None:

@@ -285,7 +285,20 @@
     }
   }
 
+  function clearDetect() {
+    detectState.img = null;
+    detectState.faces = [];
+    detectState.chosen = -1;
+    $("detect-summary").textContent = "";
+    $("detect-faces").textContent = "";
+    $("detect-details").textContent = "";
+    const c = $("detect-canvas");
+    c.width = 0;
+    c.height = 0;
+  }
+
   async function detectDataUrl(dataUrl) {
+    clearDetect();
     const fields = $("detect-fields").value.trim();
     const max = parseInt($("detect-max").value, 10) || 10;
     const result = await guarded("Detect", () => call("/detect", {
@@ -459,6 +472,10 @@
   async function onRecogniseFile() {
     const file = $("recognise-file").files[0];
     if (!file) return;
+    recState.img = null;
+    recState.faces = [];
+    $("recognise-results").textContent = "";
+    $("recognise-canvas").width = 0;
     const groups = Array.from($("recognise-groups").querySelectorAll("input:checked")).map((i) => i.value);
     if (!groups.length) { showError("Choose at least one group to search."); return; }
     const url = await readFile(file);
@@ -566,6 +583,9 @@
     const fa = $("compare-file-a").files[0];
     const fb = $("compare-file-b").files[0];
     if (!fa || !fb) { showError("Choose two photos to compare."); return; }
+    cmpState.result = null;
+    $("compare-verdict").textContent = "";
+    $("compare-canvas").width = 0;
     const ua = await readFile(fa);
     const ub = await readFile(fb);
     const out = await guarded("Compare", async () => {
@@ -615,6 +635,7 @@
       li.append(button(g, "Show the users of group " + g, () => loadUsers(g)));
       li.lastChild.className = "link" + (g === currentGroup ? " current" : "");
       li.append(button("Delete", "Delete group " + g, () => deleteGroup(g)));
+      li.lastChild.className = "danger";
       ul.append(li);
       const opt = document.createElement("option");
       opt.value = g;
@@ -695,6 +716,7 @@
           fl.append(span);
         }
         fl.append(button("Remove", "Remove face " + (i + 1) + " of " + u.id, () => deleteFace(g, u.id, f.face_token)));
+        fl.lastChild.className = "danger small";
         faces.append(fl);
       });
       li.append(faces);
@@ -710,6 +732,7 @@
         button("Rename", "Rename " + u.id, () => renameUser(g, u)),
         button("Delete", "Delete " + u.id, () => deleteUser(g, u.id)),
       );
+      actions.lastChild.className = "danger";
       li.append(actions);
       ul.append(li);
     }
@@ -739,12 +762,14 @@
     if (!to) { showError("A user id cannot be empty."); return; }
     const ok = await guarded("Renaming " + u.id, async () => {
       if (to === u.id) {
-        // keep the faces: re-add one of them by its token with the new user_info
+        // a new name shown only: one face is added again by its token with the
+        // new user_info, and that extra copy removed; the faces stay as they were
         if (!u.faces.length) throw new Error(u.id + " has no face to carry the new name");
-        await call("/faceset/user/update", {
+        const added = await call("/faceset/user/add", {
           group_id: g, user_id: to, user_info: name, image: u.faces[0].face_token,
-          image_type: "FACE_TOKEN", action_type: "UPDATE",
+          image_type: "FACE_TOKEN", action_type: "APPEND",
         });
+        await call("/faceset/face/delete", { group_id: g, user_id: to, face_token: added.face_token });
         return true;
       }
       for (const f of u.faces) {
@@ -756,7 +781,7 @@
       await call("/faceset/user/delete", { group_id: g, user_id: u.id });
       return true;
     });
-    if (ok) { await loadUsers(g); status(u.id + " is now " + to + "."); }
+    if (ok) { await loadUsers(g); status(u.id + " is now " + to + (name ? " (" + name + ")" : "") + "."); }
   }
 
   async function onEnrol(e) {
