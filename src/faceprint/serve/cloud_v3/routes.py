@@ -471,6 +471,7 @@ def op_user_delete(svc: Service, key: ApiKey, data: dict[str, Any]) -> None:
 
 def op_face_delete(svc: Service, key: ApiKey, data: dict[str, Any]) -> None:
     gid, uid = group_id(data), user_id(data)
+    key.require("manage", [gid])
     token = req_str(data, "face_token", 222025, limit=200)
     try:
         svc.delete_face(key, token, gid, uid)

@@ -115,4 +115,7 @@ def request_body(model: type[BaseModel], *, array: bool = False) -> dict[str, An
     content = ({"type": "array", "items": schema, "minItems": 2, "maxItems": 2} if array
                else schema)
     return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": content}}}}
+                            "content": {"application/json": {"schema": content}}},
+            "parameters": [{"name": "access_token", "in": "query", "required": True,
+                            "schema": {"type": "string"},
+                            "description": "from /oauth/2.0/token"}]}
