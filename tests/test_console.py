@@ -144,7 +144,7 @@ def test_bad_key_is_refused(page: Any, key: dict[str, str]) -> None:
     page.fill("#secret-key", "not-the-secret")
     page.click("#signin-form button[type=submit]")
     page.wait_for_function("document.getElementById('error').textContent !== ''")
-    assert "Signing in failed" in error_text(page)
+    assert error_text(page).startswith("Signing in failed. API error invalid_client")
     assert page.locator("#screen-signin").is_visible()
     assert page.evaluate("sessionStorage.getItem('faceprint.token')") is None
     check_a11y(page, "sign-in")
