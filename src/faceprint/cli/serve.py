@@ -31,7 +31,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--port must be 0-65535")
     config = ServeConfig(db=str(args.db), keys_db=args.keys_db, detector=args.detector,
                          embedder=args.embedder, max_body_bytes=args.max_body,
-                         max_faces=args.max_faces, rate_per_second=args.rate,
+                         max_faces=args.max_faces, max_pixels=args.max_pixels,
+                         rate_per_second=args.rate,
                          rate_burst=args.burst, request_timeout_s=args.timeout,
                          token_ttl_s=args.token_ttl)
     import os
@@ -121,6 +122,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--max-body", type=int, default=10 * 1024 * 1024, metavar="BYTES",
                    help="largest request body (413 above)")
     p.add_argument("--max-faces", type=int, default=20, help="most faces per image")
+    p.add_argument("--max-pixels", type=int, default=40_000_000,
+                   help="largest image, width x height (the loader's limit)")
     p.add_argument("--rate", type=float, default=50.0, help="requests/s per key and worker "
                                                              "(0: no limit)")
     p.add_argument("--burst", type=int, default=100, help="rate limiter's burst")

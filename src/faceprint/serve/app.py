@@ -16,8 +16,10 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import ServeConfig
 from .limits import BodyLimitMiddleware, RateLimiter
@@ -36,15 +38,21 @@ def _shape_of(path: str) -> str:
     return "plain"
 
 
-def _too_large(path: str, message: str) -> tuple[int, bytes]:
+def shaped_error(path: str, status: int, message: str) -> bytes:
+    """An error body in the shape of the API ``path`` belongs to."""
     shape = _shape_of(path)
     if shape == "cloud_v3":
         from .cloud_v3.routes import envelope_bytes
 
-        return 413, envelope_bytes(216100, message, new_log_id())
+        code = {404: 3, 405: 3, 413: 216100}.get(status, 216100)  # 3: unsupported method
+        return envelope_bytes(code, message, new_log_id())
     if shape == "compreface":
-        return 413, json.dumps({"message": message, "code": 413}).encode()
-    return 413, json.dumps({"error": message}).encode()
+        return json.dumps({"message": message, "code": status}).encode()
+    return json.dumps({"error": message}).encode()
+
+
+def _too_large(path: str, message: str) -> tuple[int, bytes]:
+    return 413, shaped_error(path, 413, message)
 
 
 def new_log_id() -> int:
@@ -92,6 +100,23 @@ def create_app(config: ServeConfig | None = None, *, service: Service | None = N
                               "shape (/api/v1), over one service layer. See docs/service.md.",
                   lifespan=lifespan)
     app.state.fp = state
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: "Unsupported openapi method: no such endpoint",
+                   405: "Unsupported openapi method: method not allowed"}.get(
+            exc.status_code, str(exc.detail))
+        return Response(shaped_error(request.url.path, exc.status_code, message),
+                        status_code=exc.status_code, media_type="application/json",
+                        headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return Response(shaped_error(request.url.path, 400,
+                                     f"invalid param: {where}: {first.get('msg', '')}"),
+                        status_code=400, media_type="application/json")
 
     @app.middleware("http")
     async def log_and_measure(request: Request,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,15 @@ class BadRequest(FaceprintError):
         super().__init__(message)
         self.param = param
         self.code = code
+
+
+def check_text(body: Any) -> None:
+    """Refuse JSON whose strings are not valid Unicode (lone surrogates from escapes)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("invalid param: the body holds invalid Unicode (a lone surrogate)",
+                         code=216100) from None
 
 
 class RateLimiter:

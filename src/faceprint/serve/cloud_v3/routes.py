@@ -32,7 +32,14 @@ from ...errors import (
 )
 from ...gallery.model import check_group_id
 from ..keys import ApiKey, KeyError_, PermissionDenied
-from ..limits import BadRequest, BodyTooLarge, RateLimited, RequestTimeout, run_limited
+from ..limits import (
+    BadRequest,
+    BodyTooLarge,
+    RateLimited,
+    RequestTimeout,
+    check_text,
+    run_limited,
+)
 from ..service import Found, Service
 from . import schema
 
@@ -103,6 +110,8 @@ def translate(exc: BaseException) -> CloudError:
         return CloudError(216100, f"invalid param: {exc}", 400)
     if isinstance(exc, FaceprintError):
         return CloudError(222302, f"system error: {exc}", exc.http_status)
+    if isinstance(exc, UnicodeError):
+        return CloudError(216100, "invalid param: invalid Unicode", 400)
     return CloudError(222302, "system error", 500)
 
 
@@ -123,6 +132,7 @@ def parse_body(raw: bytes, want: type = dict) -> Any:
         raise BadRequest("invalid param: JSON nested too deeply", code=216100) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("invalid param: the body is not JSON", code=216100) from None
+    check_text(body)
     if not isinstance(body, want):
         raise BadRequest(f"invalid param: the body must be a JSON "
                          f"{'object' if want is dict else 'array'}", code=216100)

@@ -32,7 +32,14 @@ from ...errors import (
 )
 from ...gallery.model import DEFAULT_GROUP
 from ..keys import ALL_GROUPS, ApiKey, KeyError_, PermissionDenied
-from ..limits import BadRequest, BodyTooLarge, RateLimited, RequestTimeout, run_limited
+from ..limits import (
+    BadRequest,
+    BodyTooLarge,
+    RateLimited,
+    RequestTimeout,
+    check_text,
+    run_limited,
+)
 from ..service import Found, Service
 
 router = APIRouter(tags=["CompreFace"])
@@ -77,6 +84,8 @@ def translate(exc: BaseException) -> CfError:
         return CfError(400, 400, str(exc))
     if isinstance(exc, FaceprintError):
         return CfError(exc.http_status, exc.http_status, str(exc))
+    if isinstance(exc, UnicodeError):
+        return CfError(400, 400, "invalid Unicode")
     return CfError(500, 500, "internal error")
 
 
@@ -153,6 +162,7 @@ async def _images(request: Request, names: tuple[str, ...]) -> tuple[dict[str, b
         raise BadRequest("JSON nested too deeply", code=400) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the body is neither multipart nor JSON", code=400) from None
+    check_text(body)
     out = {}
     if isinstance(body, dict):
         for n in names:
