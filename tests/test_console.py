@@ -16,6 +16,7 @@ Without Chromium or Playwright the tests skip; under ``FACEPRINT_REQUIRE_DATA=1`
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -342,13 +343,23 @@ def test_delete_person(page: Any) -> None:
 
 
 def test_phone_screen(page: Any, photos_dir: Path) -> None:
-    """At 390x844 (a phone) nothing overflows sideways and the tabs still work."""
+    """At 390x844 (a phone) a dropped photo is detected, nothing overflows sideways."""
     page.set_viewport_size({"width": 390, "height": 844})
     go(page, "Detect")
     reset(page)
-    page.set_input_files("#detect-file", str(photos_dir / GROUP_PHOTO))
+    # the photo is dropped on the zone this time
+    b64 = base64.b64encode((photos_dir / GROUP_PHOTO).read_bytes()).decode()
+    transfer = page.evaluate_handle("""(b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'dropped.jpg', {type: 'image/jpeg'}));
+        return dt;
+    }""", b64)
+    page.dispatch_event("#detect-drop", "drop", {"dataTransfer": transfer})
     wait_done(page, "Detect")
     assert error_text(page) == ""
+    assert (page.locator("#detect-summary").text_content() or "").endswith("faces found.")
+    assert page.locator("#detect-faces button").count() >= 3
     overflow = page.evaluate("document.documentElement.scrollWidth"
                              " - document.documentElement.clientWidth")
     assert overflow <= 0

@@ -162,14 +162,17 @@
     ctx.lineWidth = width;
     ctx.strokeRect(ox + loc.left * s, oy + loc.top * s, loc.width * s, loc.height * s);
   }
-  function drawLabel(ctx, text, x, y, colour) {
-    ctx.font = "bold 14px sans-serif";
+  function drawLabel(ctx, text, x, y, colour, small) {
+    const size = small ? 11 : 14;
+    ctx.font = "bold " + size + "px sans-serif";
     const w = ctx.measureText(text).width + 8;
-    const ty = Math.max(0, y - 20);
+    const h = size + 6;
+    const tx = Math.max(0, Math.min(x, ctx.canvas.width - w));
+    const ty = Math.max(0, y - h);
     ctx.fillStyle = colour;
-    ctx.fillRect(x, ty, w, 20);
+    ctx.fillRect(tx, ty, w, h);
     ctx.fillStyle = "#ffffff";
-    ctx.fillText(text, x + 4, ty + 15);
+    ctx.fillText(text, tx + 4, ty + size + 1);
   }
   function drawPoints(ctx, points, s, ox, oy, colour, r) {
     ctx.fillStyle = colour;
@@ -235,11 +238,17 @@
       const colour = COLOURS[i % COLOURS.length];
       const loc = f.location;
       drawBox(ctx, loc, s, 0, 0, colour, i === detectState.chosen ? 4 : 2);
-      drawPoints(ctx, f.landmark72 || f.landmark68 || f.landmark150, s, 0, 0, "rgba(255,255,0,0.8)", 1.2);
-      drawPoints(ctx, f.landmark, s, 0, 0, colour, 3);
-      let label = "#" + (i + 1) + " " + fmt(f.face_probability);
-      if (f.angle) label += " y" + fmt(f.angle.yaw, 0) + " p" + fmt(f.angle.pitch, 0) + " r" + fmt(f.angle.roll, 0);
-      drawLabel(ctx, label, loc.left * s, loc.top * s, colour);
+      // on a narrow screen: the face's number only, smaller points (the list
+      // and the numbers panel carry the rest)
+      const small = canvas.width < 700;
+      drawPoints(ctx, f.landmark72 || f.landmark68 || f.landmark150, s, 0, 0, "rgba(255,255,0,0.8)", small ? 0.8 : 1.2);
+      drawPoints(ctx, f.landmark, s, 0, 0, colour, small ? 2 : 3);
+      let label = "#" + (i + 1);
+      if (!small) {
+        label += " " + fmt(f.face_probability);
+        if (f.angle) label += " y" + fmt(f.angle.yaw, 0) + " p" + fmt(f.angle.pitch, 0) + " r" + fmt(f.angle.roll, 0);
+      }
+      drawLabel(ctx, label, loc.left * s, loc.top * s, colour, small);
     });
   }
 
@@ -444,7 +453,7 @@
       const label = known ? name + " " + fmt(best.score, 1) : "unknown";
       if (f.location) {
         drawBox(ctx, f.location, s, 0, 0, colour, 3);
-        drawLabel(ctx, label, f.location.left * s, f.location.top * s, colour);
+        drawLabel(ctx, label, f.location.left * s, f.location.top * s, colour, canvas.width < 500);
       }
       const li = document.createElement("li");
       li.className = known ? "known" : "unknown";
