@@ -117,6 +117,7 @@ def check_a11y(page: Any, screen: str) -> None:
 def go(page: Any, screen: str) -> None:
     page.get_by_role("button", name=screen, exact=True).click()
     page.wait_for_selector(f"#screen-{screen.lower()}:not([hidden])")
+    assert page.evaluate("document.activeElement.id") == f"h-{screen.lower()}"
 
 
 def reset(page: Any) -> None:

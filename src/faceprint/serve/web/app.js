@@ -186,7 +186,9 @@
     return x >= loc.left && y >= loc.top && x <= loc.left + loc.width && y <= loc.top + loc.height;
   }
   function fmt(x, digits) {
-    return typeof x === "number" ? x.toFixed(digits === undefined ? 2 : digits) : String(x);
+    if (typeof x !== "number") return String(x);
+    const text = x.toFixed(digits === undefined ? 2 : digits);
+    return /^-0(\.0*)?$/.test(text) ? text.slice(1) : text;  // no "-0"
   }
 
   // Drop a file onto a zone: hand it to the zone's file input.
@@ -858,7 +860,13 @@
       }
     });
     for (const b of document.querySelectorAll("#tabs button[data-screen]")) {
-      b.addEventListener("click", () => showScreen(b.dataset.screen));
+      b.addEventListener("click", () => {
+        showScreen(b.dataset.screen);
+        // focus moves to the new screen's heading, so that it is read out
+        const h = document.querySelector("#screen-" + b.dataset.screen + " h2");
+        h.setAttribute("tabindex", "-1");
+        h.focus();
+      });
     }
     $("signout").addEventListener("click", signOut);
 
