@@ -295,6 +295,12 @@ def test_compare(page: Any, lfw_dir: Path) -> None:
     assert error_text(page) == ""
     verdict = page.locator("#compare-verdict").text_content() or ""
     assert verdict.startswith("Same person: score "), verdict
+    score = float(verdict.split("score ")[1].split(" ")[0].rstrip(","))
+    # the slider redraws the verdict from the score already returned
+    page.locator("#compare-threshold").fill(str(min(100.0, score + 1)))
+    assert (page.locator("#compare-verdict").text_content() or "").startswith("Different")
+    page.locator("#compare-threshold").fill("80")
+    assert (page.locator("#compare-verdict").text_content() or "").startswith("Same person")
     check_a11y(page, "compare")
     shoot(page, "compare")
     reset(page)
