@@ -40,12 +40,16 @@ install-test: $(VENV)/.test
 demo: $(VENV)/.core
 	$(PY) -m faceprint.demo
 
-test: $(VENV)/.test
+# Debian's Chromium for the web console's browser tests (never a downloaded browser)
+/usr/bin/chromium:
+	apt-get update -q && apt-get install -y -q chromium
+
+test: $(VENV)/.test liveness-model /usr/bin/chromium
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-test-fast: $(VENV)/.test
+test-fast: $(VENV)/.test liveness-model /usr/bin/chromium
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -m "not slow"

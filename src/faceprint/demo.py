@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     db = out / "gallery.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".keys", ".keys-wal", ".keys-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
     images = _lfw()
@@ -121,7 +121,74 @@ def main(argv: list[str] | None = None) -> int:
     picture = save_image(_montage(tiles), out / "identified.png")
     print(f"\n{right} of {len(probes)} answers right in {seconds:.1f} s; "
           f"picture: {picture}")
-    return 0 if right == len(probes) else 1
+    console_ok = _console(db)
+    return 0 if right == len(probes) and console_ok else 1
+
+
+def _console(db: Path) -> bool:
+    """Start ``faceprint serve`` on the demo's gallery, check that its web console and
+    a sign-in answer, print how to open it, and stop it again. True when it answered
+    (or when the serve extra is not installed, which is said)."""
+    import importlib.util
+    import json
+    import socket
+    import subprocess
+    import urllib.request
+
+    if any(importlib.util.find_spec(m) is None for m in ("fastapi", "uvicorn")):
+        print("console: not started (faceprint serve needs the serve extra: "
+              "pip install -e '.[serve]')")
+        return True
+    exe = [sys.executable, "-m", "faceprint.cli"]
+    made = subprocess.run([*exe, "keys", "create", "--db", str(db), "--groups", "default",
+                           "--scopes", "detect,search,manage", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    if made.returncode != 0:
+        print(f"console: faceprint keys create failed: {made.stderr.strip()}")
+        return False
+    key = json.loads(made.stdout)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    log = db.with_name("serve.log")
+    started = time.perf_counter()
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([*exe, "serve", "--db", str(db), "--port", str(port)],
+                                stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        page = ""
+        while time.perf_counter() - started < 120 and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=5):
+                    pass
+                with urllib.request.urlopen(base + "/", timeout=5) as r:
+                    page = r.read().decode("utf-8", "replace")
+                break
+            except OSError:
+                time.sleep(0.3)
+        query = (f"grant_type=client_credentials&client_id={key['api_key']}"
+                 f"&client_secret={key['secret_key']}")
+        token = ""
+        if page:
+            req = urllib.request.Request(f"{base}/oauth/2.0/token?{query}", method="POST")
+            with urllib.request.urlopen(req, timeout=10) as r:
+                token = json.loads(r.read()).get("access_token", "")
+        if "faceprint console" not in page or not token:
+            print(f"console: faceprint serve did not answer as it should (log: {log})")
+            return False
+        print(f"console: {base}/ served the web console and signed the demo key in "
+              f"({time.perf_counter() - started:.1f} s); stopped again. To use it:\n"
+              f"  faceprint serve --db {db}   then open http://127.0.0.1:8000/ and sign in "
+              f"with API key {key['api_key']}, secret key {key['secret_key']}")
+        return True
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _said(ident: Identification) -> str:
