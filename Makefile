@@ -29,7 +29,8 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIPC) -e '.[test,train]'
+	$(PIPC) -e '.[test,train,milvus]'
+	$(PIPC) --no-deps milvus
 	touch $@
 
 install: $(VENV)/.core

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from contextlib import contextmanager, suppress
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -69,6 +71,25 @@ def _lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """pymilvus's own log lines (it logs what it also raises) held back."""
+    names = ("pymilvus", "pymilvus.milvus_client")
+    levels = [logging.getLogger(n).level for n in names]
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for n, level in zip(names, levels):
+            logging.getLogger(n).setLevel(level)
+
+
+def _reason(exc: BaseException) -> str:
+    """The message of a pymilvus exception, without its class wrapper."""
+    return str(getattr(exc, "message", "") or exc).strip() or type(exc).__name__
+
+
 def _new_id() -> int:
     return secrets.randbits(62) + 1
 
@@ -89,7 +110,7 @@ class MilvusStore:
     """Groups, users and faces in Milvus collections (see the module's docstring)."""
 
     def __init__(self, uri: str, prefix: str, *, location: str,
-                 max_faces: int = MAX_FACES_PER_USER, timeout: float = 10.0) -> None:
+                 max_faces: int = MAX_FACES_PER_USER, timeout: float = 5.0) -> None:
         try:
             from pymilvus import DataType, MilvusClient
         except ImportError as exc:
@@ -100,7 +121,13 @@ class MilvusStore:
         self._dt = DataType
         self._prefix = prefix
         try:
-            self.client = MilvusClient(uri=uri, timeout=timeout)
+            with _quiet():  # pymilvus logs a failed connection itself
+                self.client = MilvusClient(uri=uri, timeout=timeout)
+        except Exception as exc:
+            what = "Milvus server" if uri.startswith("http") else "milvus-lite file"
+            raise BackendError(f"cannot reach the {what} at {location}: "
+                               f"{_reason(exc)}") from None
+        try:
             self._records = f"{prefix}_records"
             if not self.client.has_collection(self._records):
                 self._create(self._records, 2, "L2", records=True)
@@ -109,7 +136,7 @@ class MilvusStore:
             raise
         except Exception as exc:
             raise BackendError(f"cannot use the Milvus gallery at {location}: "
-                               f"{str(exc).strip() or type(exc).__name__}") from None
+                               f"{_reason(exc)}") from None
         meta = self._get("m:store")
         if meta is None:
             self._store_id = secrets.token_hex(16)
@@ -151,7 +178,7 @@ class MilvusStore:
             raise
         except Exception as exc:
             raise BackendError(f"{self.location}: Milvus failed to {what}: "
-                               f"{str(exc).strip() or type(exc).__name__}") from None
+                               f"{_reason(exc)}") from None
 
     def _rows(self, coll: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every row of ``coll`` matching ``expr`` (an iterator past one page)."""
@@ -159,8 +186,9 @@ class MilvusStore:
                           limit=_PAGE, consistency_level=STRONG)
         if len(page) < _PAGE:
             return [dict(r) for r in page]
-        it = self._call("read", self.client.query_iterator, coll, batch_size=_SCAN,
-                        filter=expr, output_fields=fields, consistency_level=STRONG)
+        with _quiet():  # its notes on timestamps
+            it = self._call("read", self.client.query_iterator, coll, batch_size=_SCAN,
+                            filter=expr, output_fields=fields, consistency_level=STRONG)
         out: list[dict[str, Any]] = []
         while True:
             batch = self._call("read", it.next)
@@ -231,7 +259,8 @@ class MilvusStore:
                           None if quality is None else float(quality), str(r["created"]),
                           int(r["id"]))
 
-    _FACE_FIELDS = ["id", "group_id", "user_ref", "user_id", "face_token", "meta", "created"]
+    _FACE_FIELDS: ClassVar[list[str]] = ["id", "group_id", "user_ref", "user_id", "face_token",
+                                         "meta", "created"]
 
     def _faces_where(self, expr: str, *, vectors: bool = False
                      ) -> list[tuple[str, str, dict[str, Any]]]:
@@ -382,15 +411,7 @@ class MilvusStore:
             raise FaceLimitError(f"{clean!r} has {have} face{'s' if have != 1 else ''}; "
                                  f"{len(faces)} more would exceed the limit of "
                                  f"{self.max_faces} faces per person")
-        if erow is None:
-            coll = f"{self._prefix}_f{hashlib.sha1(embedder.encode()).hexdigest()[:16]}"
-            if not self._call("check", self.client.has_collection, coll):
-                self._call("create a collection", self._create, coll, int(vecs.shape[1]),
-                           _embedder_metric(embedder), records=False)
-            self._put([{"key": "e:" + embedder, "kind": "e", "user_id": embedder, "info": coll,
-                        "dim": int(vecs.shape[1])}])
-        else:
-            coll = str(erow["info"])
+        coll = self._ensure_coll(embedder, int(vecs.shape[1]), erow)
         stamp = now()
         if found:
             ref, new_user = int(found[0]["user_ref"]), False
@@ -413,6 +434,18 @@ class MilvusStore:
                 self.client.delete(self._records, ids=[f"u:{ref}"])
             raise
         return [self._face(embedder, r) for r in rows]
+
+    def _ensure_coll(self, embedder: str, dim: int, erow: dict[str, Any] | None) -> str:
+        """The faces collection of ``embedder`` (made, with its FLAT index, if new)."""
+        if erow is not None:
+            return str(erow["info"])
+        coll = f"{self._prefix}_f{hashlib.sha1(embedder.encode()).hexdigest()[:16]}"
+        if not self._call("check", self.client.has_collection, coll):
+            self._call("create a collection", self._create, coll, dim,
+                       _embedder_metric(embedder), records=False)
+        self._put([{"key": "e:" + embedder, "kind": "e", "user_id": embedder, "info": coll,
+                    "dim": dim}])
+        return coll
 
     def _find_face(self, face: str | int) -> tuple[str, str, dict[str, Any]]:
         if isinstance(face, (int, np.integer)) and not isinstance(face, bool):
@@ -548,9 +581,10 @@ class MilvusStore:
                     raise DimensionError(f"embedder {r['embedder']!r} would hold vectors of "
                                          "two dimensions; nothing imported")
                 tokens.add(str(r["face_token"]))
-        if tokens and self._faces_where(f"face_token in {sorted(tokens)}"):
+        if tokens and self._faces_where(f"face_token in {json.dumps(sorted(tokens))}"):
             raise DuplicateError("a face of the file already exists; nothing imported")
         refs: dict[tuple[str, str], int] = {}
+        rows_by_emb: dict[str, list[dict[str, Any]]] = {}
         added = 0
         for r in todo:
             if r["kind"] == "group":
@@ -566,22 +600,26 @@ class MilvusStore:
                 refs[(gid, uid)] = self._new_user(
                     gid, uid, info_json(json.loads(r["user_info"])), r["user_created"])
             else:
-                emb = str(r["embedder"])
-                vec = np.frombuffer(bytes(r["vector"]), "<f4")
-                box = json.loads(r["box"]) if r["box"] else None
-                [rec] = self.add_faces(r["group_id"], r["user_id"], emb,
-                                       [NewFace(vec, r["source"], Box(*box) if box else None,
-                                                r["quality"])])
-                coll = str(self._coll(emb))
-                self._call("write", self.client.upsert, coll, data=[{
-                    "id": rec.id, "group_id": r["group_id"],
-                    "user_ref": refs.get((r["group_id"], r["user_id"])) or int(
-                        self._user_row(r["group_id"], r["user_id"])["user_ref"]),
-                    "user_id": r["user_id"], "face_token": r["face_token"],
-                    "meta": json.dumps({"source": r["source"], "box": box,
-                                        "quality": r["quality"]}),
-                    "created": r["face_created"], "vector": vec.tolist()}])
-                added += 1
+                rows_by_emb.setdefault(str(r["embedder"]), []).append(r)
+        erows = self._embedder_rows()
+        for emb, faces in rows_by_emb.items():
+            coll = self._ensure_coll(emb, int(faces[0]["dim"]), erows.get(emb))
+            data = []
+            for r in faces:
+                key = (str(r["group_id"]), str(r["user_id"]))
+                if key not in refs:
+                    refs[key] = int(self._user_row(*key)["user_ref"])
+                data.append({"id": _new_id(), "group_id": key[0], "user_ref": refs[key],
+                             "user_id": key[1], "face_token": r["face_token"],
+                             "meta": json.dumps({"source": r["source"],
+                                                 "box": json.loads(r["box"]) if r["box"]
+                                                 else None, "quality": r["quality"]}),
+                             "created": r["face_created"],
+                             "vector": np.frombuffer(bytes(r["vector"]), "<f4").tolist()})
+            for start in range(0, len(data), 2000):
+                self._call("write faces", self.client.insert, coll,
+                           data=data[start:start + 2000])
+            added += len(data)
         return added
 
     def checksum(self) -> str:
@@ -598,10 +636,8 @@ class MilvusStore:
         self.client.drop_collection(self._records)
 
     def close(self) -> None:
-        try:
+        with suppress(Exception):  # closing a dead connection
             self.client.close()
-        except Exception:  # closing a dead connection
-            pass
 
 
 class MilvusIndex:
@@ -634,7 +670,7 @@ class MilvusIndex:
         coll, milvus_metric = space
         if _SPACE.get(metric) != milvus_metric:  # another space: exact scan of the store
             return self._scan(embedder, queries, groups, k_faces, metric)
-        expr = f"group_id in {[str(g) for g in groups]}"
+        expr = f"group_id in {json.dumps([str(g) for g in groups])}"
         found = self.store._call(
             "search", self.store.client.search, coll, data=queries.tolist(),
             limit=min(k_faces, 16384), filter=expr, output_fields=["user_ref", "vector"],
@@ -698,7 +734,7 @@ class MilvusGallery(Gallery):
     """A gallery whose records and vectors live in Milvus (a server or milvus-lite)."""
 
     def __init__(self, url: str, *, max_faces: int = MAX_FACES_PER_USER,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 5.0) -> None:
         uri, prefix = parse_url(url)
         if url.startswith("milvus-lite:"):
             try:
