@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FaceprintError
-from . import compare, detect, embed, gallery, groups, info
+from . import compare, detect, embed, gallery, groups, index, info
 from . import eval as eval_commands
 from . import train as train_commands
 from ._common import Parser, add_subcommands
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.register(sub)
     gallery.register(sub)
     groups.register(sub)
+    index.register(sub)
     eval_commands.register(sub)
     train_commands.register(sub)
     return parser

@@ -585,6 +585,7 @@ class MilvusStore:
             raise DuplicateError("a face of the file already exists; nothing imported")
         refs: dict[tuple[str, str], int] = {}
         rows_by_emb: dict[str, list[dict[str, Any]]] = {}
+        new_users: list[dict[str, Any]] = []
         added = 0
         for r in todo:
             if r["kind"] == "group":
@@ -597,10 +598,15 @@ class MilvusStore:
                 gid, uid = str(r["group_id"]), check_user_id(r["user_id"])
                 if gid not in have_groups:
                     self._group_row(gid)
-                refs[(gid, uid)] = self._new_user(
-                    gid, uid, info_json(json.loads(r["user_info"])), r["user_created"])
+                ref = _new_id()
+                refs[(gid, uid)] = ref
+                new_users.append({"key": f"u:{ref}", "kind": "u", "group_id": gid,
+                                  "user_id": uid, "user_ref": ref, "created": r["user_created"],
+                                  "info": info_json(json.loads(r["user_info"]))})
             else:
                 rows_by_emb.setdefault(str(r["embedder"]), []).append(r)
+        for start in range(0, len(new_users), 2000):
+            self._put(new_users[start:start + 2000])
         erows = self._embedder_rows()
         for emb, faces in rows_by_emb.items():
             coll = self._ensure_coll(emb, int(faces[0]["dim"]), erows.get(emb))
