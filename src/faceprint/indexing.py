@@ -213,8 +213,8 @@ def run_index(root: str | Path, recipe: PipelineRecipe, manifest_path: str | Pat
     base = Path(root)
     if not base.is_dir():
         raise UsageError(f"{root}: not a folder")
-    if workers < 1:
-        raise UsageError("--workers must be at least 1")
+    if workers < 1 or chunk < 1:
+        raise UsageError("--workers and --chunk must be at least 1")
     base = base.resolve()
     manifest = Manifest(manifest_path)
     try:

@@ -47,7 +47,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         counts = run_index(Path(args.dir), recipe, manifest, gallery=g, group=args.group,
-                           workers=args.workers, scheduler=args.scheduler,
+                           workers=args.workers, scheduler=args.scheduler, chunk=args.chunk,
                            progress=lambda n: bar[0].update(n), on_start=start)
     finally:
         if bar:
@@ -84,6 +84,9 @@ def register(sub: Subparsers) -> None:
                    help="only embed every face, into the manifest's embeddings table")
     p.add_argument("--manifest", metavar="FILE",
                    help="the resumable manifest (default: <db>.index-<group>.sqlite)")
+    p.add_argument("--chunk", type=int, default=16, metavar="N",
+                   help="images per Dask task; a killed run redoes at most the chunks in "
+                        "flight (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     add_detector_args(p)
     add_embedder_args(p)
