@@ -288,6 +288,10 @@ def main() -> int:
                     url = f"milvus://127.0.0.1:{port}/bench{size}"
                     single, b32, load, top = bench_milvus(url, users, probes, q1, batch,
                                                           args.repeat)
+                    s_single, s_b32, _, _ = bench_milvus(url + "?consistency=Session", users,
+                                                         probes, q1, batch, args.repeat)
+                print(f"milvus-server ?consistency=Session: single {1e3 * s_single:.2f} ms, "
+                      f"batch32 {1e3 * s_b32:.2f} ms/query")
             same = float(np.mean([a == b for a, b in zip(top, exact_top)])) if exact_top \
                 else float("nan")
             base_single = next(r[2] for r in rows if r[0] == size and r[1] == "v0.1 numpy")

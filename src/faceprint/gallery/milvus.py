@@ -61,6 +61,9 @@ from .model import (
 from .store.sqlite import new_token, now
 
 STRONG = "Strong"
+#: Strong: every read sees every write committed before it (any client's);
+#: Session: this client's own writes (cheaper: no wait for the cluster's clock)
+LEVELS = ("Strong", "Session")
 _SPACE = {"euclidean": "L2", "sqeuclidean": "L2", "cosine": "COSINE"}
 _SCAN = 4096
 _PAGE = 16384  # Milvus's largest query page
@@ -110,7 +113,8 @@ class MilvusStore:
     """Groups, users and faces in Milvus collections (see the module's docstring)."""
 
     def __init__(self, uri: str, prefix: str, *, location: str,
-                 max_faces: int = MAX_FACES_PER_USER, timeout: float = 5.0) -> None:
+                 max_faces: int = MAX_FACES_PER_USER, timeout: float = 5.0,
+                 consistency: str = STRONG) -> None:
         try:
             from pymilvus import DataType, MilvusClient
         except ImportError as exc:
@@ -118,6 +122,10 @@ class MilvusStore:
                                f"'faceprint[milvus]'): {exc}") from None
         self.location = location
         self.max_faces = max_faces
+        if consistency not in LEVELS:
+            raise GalleryError(f"{location}: consistency must be one of {', '.join(LEVELS)}")
+        self._level = consistency
+        self._spaces: dict[str, tuple[str, str]] = {}
         self._dt = DataType
         self._prefix = prefix
         try:
@@ -169,7 +177,7 @@ class MilvusStore:
         params = self.client.prepare_index_params()
         params.add_index(field_name="vector", index_type="FLAT", metric_type=metric)
         self.client.create_collection(name, schema=schema, index_params=params,
-                                      consistency_level=STRONG)
+                                      consistency_level=self._level)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -183,12 +191,12 @@ class MilvusStore:
     def _rows(self, coll: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every row of ``coll`` matching ``expr`` (an iterator past one page)."""
         page = self._call("read", self.client.query, coll, filter=expr, output_fields=fields,
-                          limit=_PAGE, consistency_level=STRONG)
+                          limit=_PAGE, consistency_level=self._level)
         if len(page) < _PAGE:
             return [dict(r) for r in page]
         with _quiet():  # its notes on timestamps
             it = self._call("read", self.client.query_iterator, coll, batch_size=_SCAN,
-                            filter=expr, output_fields=fields, consistency_level=STRONG)
+                            filter=expr, output_fields=fields, consistency_level=self._level)
         out: list[dict[str, Any]] = []
         while True:
             batch = self._call("read", it.next)
@@ -199,7 +207,7 @@ class MilvusStore:
 
     def _count(self, coll: str, expr: str) -> int:
         res = self._call("count", self.client.query, coll, filter=expr,
-                         output_fields=["count(*)"], consistency_level=STRONG)
+                         output_fields=["count(*)"], consistency_level=self._level)
         return int(res[0]["count(*)"]) if res else 0
 
     def _put(self, rows: list[dict[str, Any]]) -> None:
@@ -209,7 +217,7 @@ class MilvusStore:
 
     def _get(self, key: str) -> dict[str, Any] | None:
         rows = self._call("read", self.client.query, self._records, filter=f"key == {_lit(key)}",
-                          output_fields=["*"], consistency_level=STRONG)
+                          output_fields=["*"], consistency_level=self._level)
         return dict(rows[0]) if rows else None
 
     def _embedder_rows(self) -> dict[str, dict[str, Any]]:
@@ -496,11 +504,14 @@ class MilvusStore:
 
     def space(self, embedder: str) -> tuple[str, str] | None:
         """(faces collection, Milvus metric) of an embedder, None without one."""
+        if embedder in self._spaces:  # a faces collection's metric never changes
+            return self._spaces[embedder]
         coll = self._coll(embedder)
         if coll is None:
             return None
         desc = self._call("describe", self.client.describe_index, coll, index_name="vector")
-        return coll, str(desc.get("metric_type", "L2"))
+        self._spaces[embedder] = (coll, str(desc.get("metric_type", "L2")))
+        return self._spaces[embedder]
 
     # -- what an index needs (Milvus is its own index: no change log) ------------------
     def changes(self) -> int:
@@ -640,6 +651,7 @@ class MilvusStore:
         for _, coll in self._face_colls():
             self.client.drop_collection(coll)
         self.client.drop_collection(self._records)
+        self._spaces.clear()
 
     def close(self) -> None:
         with suppress(Exception):  # closing a dead connection
@@ -680,7 +692,7 @@ class MilvusIndex:
         found = self.store._call(
             "search", self.store.client.search, coll, data=queries.tolist(),
             limit=min(k_faces, 16384), filter=expr, output_fields=["user_ref", "vector"],
-            search_params={"metric_type": milvus_metric}, consistency_level=STRONG)
+            search_params={"metric_type": milvus_metric}, consistency_level=self.store._level)
         out = []
         for q, hits in zip(queries, found):
             if not hits:
@@ -718,14 +730,23 @@ class MilvusIndex:
         pass
 
 
-def parse_url(url: str) -> tuple[str, str]:
-    """``milvus://HOST:PORT/NAME`` -> (``http://HOST:PORT``, NAME);
-    ``milvus-lite:PATH`` -> (PATH, ``faceprint``)."""
+def parse_url(url: str) -> tuple[str, str, str]:
+    """``milvus://HOST:PORT/NAME`` -> (``http://HOST:PORT``, NAME, consistency);
+    ``milvus-lite:PATH`` -> (PATH, ``faceprint``, consistency). A trailing
+    ``?consistency=Session`` trades Strong reads for read-your-own-writes."""
+    url, _, query = url.partition("?")
+    level = STRONG
+    if query:
+        key, _, value = query.partition("=")
+        if key != "consistency" or value not in LEVELS:
+            raise GalleryError(f"{url}?{query}: the only option is ?consistency="
+                               f"{'|'.join(LEVELS)}")
+        level = value
     if url.startswith("milvus-lite:"):
         path = url[len("milvus-lite:"):]
         if not path.endswith(".db"):
             raise GalleryError(f"{url}: a milvus-lite gallery is a file whose name ends in .db")
-        return path, "faceprint"
+        return path, "faceprint", level
     rest = url[len("milvus://"):]
     host, _, name = rest.partition("/")
     if not host or not name or ":" not in host:
@@ -733,7 +754,7 @@ def parse_url(url: str) -> tuple[str, str]:
     if not name.replace("_", "a").isalnum() or not name[0].isalpha():
         raise GalleryError(f"{url}: a collection name is letters, digits and '_', starting "
                            "with a letter")
-    return f"http://{host}", name
+    return f"http://{host}", name, level
 
 
 class MilvusGallery(Gallery):
@@ -741,14 +762,15 @@ class MilvusGallery(Gallery):
 
     def __init__(self, url: str, *, max_faces: int = MAX_FACES_PER_USER,
                  timeout: float = 5.0) -> None:
-        uri, prefix = parse_url(url)
+        uri, prefix, level = parse_url(url)
         if url.startswith("milvus-lite:"):
             try:
                 import milvus_lite  # noqa: F401
             except ImportError as exc:
                 raise BackendError(f"{url}: milvus-lite is not installed (pip install "
                                    f"'faceprint[milvus]'): {exc}") from None
-        store = MilvusStore(uri, prefix, location=url, max_faces=max_faces, timeout=timeout)
+        store = MilvusStore(uri, prefix, location=url, max_faces=max_faces, timeout=timeout,
+                            consistency=level)
         super().__init__(store, MilvusIndex(store), location=url)
         if not store.group_exists(DEFAULT_GROUP):
             store.add_group(DEFAULT_GROUP)
