@@ -29,7 +29,7 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIPC) -e '.[test,train,milvus]'
+	$(PIPC) -e '.[test,train,milvus,index]'
 	$(PIPC) --no-deps milvus
 	touch $@
 
