@@ -292,6 +292,21 @@ def test_a_milvus_server_that_is_down_is_a_clear_error(tmp_path: Path) -> None:
     fails(run("people", "--db", url), 6, f"faceprint: cannot reach the Milvus server at {url}")
 
 
+def test_milvus_url_options(tmp_path: Path) -> None:
+    require_module("milvus_lite")
+    url = f"milvus-lite:{tmp_path / 'session.db'}?consistency=Session"
+    with open_gallery(url) as g:  # read-your-own-writes: a delete is seen at once
+        [face] = g.add_face_records("ada", "emb", _vecs(30, 1))
+        g.delete_face(face.face_token)
+        assert g.count_faces() == 0
+    for bad in (f"milvus-lite:{tmp_path / 'x.db'}?consistency=Eventually",
+                f"milvus-lite:{tmp_path / 'x.sqlite'}", "milvus://nohost/x",
+                "milvus://127.0.0.1:1/bad-name"):
+        with pytest.raises(GalleryError) as err:
+            open_gallery(bad)
+        assert err.value.exit_code == 6 and not isinstance(err.value, BackendError)
+
+
 @pytest.mark.slow
 def test_the_same_suite_on_a_real_milvus_server() -> None:
     """Re-run this module's milvus-server cases inside a private network namespace
