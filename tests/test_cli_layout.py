@@ -58,7 +58,8 @@ def test_every_command_comes_from_a_module_of_the_cli_package() -> None:
     commands = group.choices
     assert isinstance(commands, dict)
     assert set(commands) == {"detect", "embed", "info", "compare", "enroll", "people", "faces",
-                             "forget", "rename", "identify", "eval", "train", "export"}
+                             "forget", "rename", "identify", "eval", "train", "export",
+                             "gallery", "group", "index"}
     for name, sub in commands.items():
         func = sub.get_default("func")
         if func is None:  # eval: a group of benchmarks
