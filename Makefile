@@ -30,8 +30,9 @@ $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core
-	$(PIPC) -e '.[test,train,serve]'
+	$(PIPC) -e '.[test,train,serve,milvus,index]'
 	$(PIP) install --no-deps compreface-sdk==0.6.0
+	$(PIPC) --no-deps milvus
 	touch $@
 
 install: $(VENV)/.core

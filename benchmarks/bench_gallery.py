@@ -110,6 +110,39 @@ def load_new(db: Path, users: list[tuple[str, np.ndarray]]) -> None:
     store.close()
 
 
+def milvus_rows(users: list[tuple[str, np.ndarray]]) -> Any:
+    from faceprint.gallery.store.sqlite import new_token, now
+
+    t = now()
+    for name, v in users:
+        yield {"kind": "user", "group_id": "default", "user_id": name, "user_info": "{}",
+               "user_created": t}
+        for vec in v:
+            yield {"kind": "face", "group_id": "default", "user_id": name,
+                   "face_token": new_token(), "embedder": "dlib-resnet", "dim": len(vec),
+                   "vector": vec.astype("<f4").tobytes(), "source": None, "box": None,
+                   "quality": None, "face_created": t}
+
+
+def bench_milvus(url: str, users: list[tuple[str, np.ndarray]], probes: np.ndarray,
+                 q1: list[np.ndarray], batch: np.ndarray, repeat: int
+                 ) -> tuple[float, float, float, list[str]]:
+    """Load ``users`` into a fresh Milvus gallery at ``url``; (single, batch32 per query,
+    load seconds, top-1 names)."""
+    from faceprint.gallery import open_gallery
+
+    t = time.perf_counter()
+    with open_gallery(url) as g:
+        g.store.load(milvus_rows(users))  # type: ignore[attr-defined]
+        load = time.perf_counter() - t
+        top = [m[0].name for m in g.search("dlib-resnet", probes, "euclidean")]
+        single = timed(lambda: [g.search("dlib-resnet", q, "euclidean") for q in q1],
+                       repeat) / len(q1)
+        b32 = timed(lambda: g.search("dlib-resnet", batch, "euclidean"), repeat) / 32
+        g.store.drop()  # type: ignore[attr-defined]
+    return single, b32, load, top
+
+
 def load_old(db: Path, users: list[tuple[str, np.ndarray]]) -> None:
     from _gallery_v1 import SqliteGallery as OldGallery
 
@@ -141,6 +174,11 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true",
                     help="keep gallery files of an earlier run in --workdir")
     ap.add_argument("--no-baseline", action="store_true", help="skip v0.1's search")
+    ap.add_argument("--milvus", default="",
+                    help="also milvus-lite and/or server (comma list; 'server' starts a "
+                         "Milvus server, only inside `unshare -n`)")
+    ap.add_argument("--milvus-max", type=int, default=100_000,
+                    help="largest size to load into Milvus")
     args = ap.parse_args()
 
     import faiss
@@ -236,6 +274,31 @@ def main() -> int:
                   f"CPU {1e3 * cpu:.2f} ms), "
                   f"batch32 {1e3 * b32:.2f} ms/query, build {build:.1f} s, reopen "
                   f"{reopen:.2f} s, codes {codes:.0f} MB, +{mem:.0f} MB RSS; {extra}")
+        for which in [m for m in args.milvus.split(",") if m] if size <= args.milvus_max \
+                else []:
+            if which == "lite":
+                url = f"milvus-lite:{work / f'milvus-{size}.db'}"
+                single, b32, load, top = bench_milvus(url, users, probes, q1, batch,
+                                                      args.repeat)
+            else:
+                sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+                from milvus_server import milvus_server
+
+                with milvus_server(work / f"milvus-server-{size}") as port:
+                    url = f"milvus://127.0.0.1:{port}/bench{size}"
+                    single, b32, load, top = bench_milvus(url, users, probes, q1, batch,
+                                                          args.repeat)
+                    s_single, s_b32, _, _ = bench_milvus(url + "?consistency=Session", users,
+                                                         probes, q1, batch, args.repeat)
+                print(f"milvus-server ?consistency=Session: single {1e3 * s_single:.2f} ms, "
+                      f"batch32 {1e3 * s_b32:.2f} ms/query")
+            same = float(np.mean([a == b for a, b in zip(top, exact_top)])) if exact_top \
+                else float("nan")
+            base_single = next(r[2] for r in rows if r[0] == size and r[1] == "v0.1 numpy")
+            rows.append((size, f"milvus-{which}", single, b32, 0.0, same, load))
+            print(f"milvus-{which}: single {1e3 * single:.2f} ms ({base_single / single:.1f}x "
+                  f"v0.1), batch32 {1e3 * b32:.2f} ms/query, load {load:.0f} s; same top-1 "
+                  f"as exact FAISS: {100 * same:.1f} %")
     print("\n| faces | search | single query (ms) | batch of 32 (ms/query) | recall@1 |")
     print("| ---: | --- | ---: | ---: | ---: |")
     for size, kind, single, b32, _, recall, _ in rows:

@@ -60,7 +60,7 @@ def test_every_command_comes_from_a_module_of_the_cli_package() -> None:
     assert set(commands) == {"detect", "embed", "info", "compare", "enroll", "people", "faces",
                              "forget", "rename", "identify", "eval", "train", "export",
                              "group", "gallery", "serve", "keys", "cluster", "figure",
-                             "video"}
+                             "video", "index"}
     for name, sub in commands.items():
         func = sub.get_default("func")
         if func is None:  # eval: a group of benchmarks

@@ -1,17 +1,33 @@
-"""Gallery v2 on real SQLite files and real FAISS indexes: groups, users, face
-tokens, the face limit, search in several groups, the index rebuilt when it is
-missing, stale or truncated, and bad requests that change nothing."""
+"""Gallery v2: groups, users, face tokens, the face limit, search in several
+groups, and bad requests that change nothing, on every backend (``backend_url``:
+SQLite + FAISS, a milvus-lite file, a real Milvus server); then the SQLite +
+FAISS index rebuilt when it is missing, stale or truncated.
+
+The Milvus server (pip ``milvus``) listens on every interface, so it runs only
+inside a private network namespace: outside one, the server's cases skip and
+:func:`test_the_same_suite_on_a_real_milvus_server` re-runs them under
+``unshare -n`` (loopback up), where a session fixture starts the server and
+stops it by its pid."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_process import fails, run
+from conftest import require_module
 from faceprint.distance import pairwise
 from faceprint.errors import (
+    BackendError,
     DimensionError,
     DuplicateError,
     FaceLimitError,
@@ -23,6 +39,7 @@ from faceprint.errors import (
 from faceprint.gallery import SqliteGallery, open_gallery
 from faceprint.gallery.sqlite import index_path
 from faceprint.types import Box
+from milvus_server import in_private_netns, milvus_server
 
 
 def _vecs(seed: int, n: int, dim: int = 16, scale: float = 1.4) -> np.ndarray:
@@ -37,8 +54,34 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "people.db"
 
 
-def test_groups_users_faces_and_tokens(db: Path) -> None:
-    with open_gallery(db) as g:
+SERVER_CASE = "milvus-server"
+
+
+@pytest.fixture(scope="session")
+def milvus_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real Milvus server for the session, only inside a private network namespace."""
+    require_module("milvus")
+    if not in_private_netns():
+        pytest.skip("the Milvus server runs only inside `unshare -n`; "
+                    "test_the_same_suite_on_a_real_milvus_server runs these cases there")
+    with milvus_server(tmp_path_factory.mktemp("milvus-server")) as port:
+        yield port
+
+
+@pytest.fixture(params=["sqlite", "milvus-lite", SERVER_CASE])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty gallery on each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "people.db")
+    if request.param == "milvus-lite":
+        require_module("milvus_lite")
+        return f"milvus-lite:{tmp_path / 'people-lite.db'}"
+    port = request.getfixturevalue("milvus_port")
+    return f"milvus://127.0.0.1:{port}/t{uuid.uuid4().hex[:12]}"
+
+
+def test_groups_users_faces_and_tokens(backend_url: str) -> None:
+    with open_gallery(backend_url) as g:
         assert [x.group_id for x in g.groups()] == ["default"]
         g.add_group("building-a")
         g.add_group("building-b")
@@ -71,8 +114,8 @@ def test_groups_users_faces_and_tokens(db: Path) -> None:
         assert g.delete_user("ada", group="building-b") == 3
 
 
-def test_search_by_group_k_threshold_and_unknown(db: Path) -> None:
-    with open_gallery(db) as g:
+def test_search_by_group_k_threshold_and_unknown(backend_url: str) -> None:
+    with open_gallery(backend_url) as g:
         for name in ("a", "b"):
             g.add_group(name)
         vecs = _vecs(2, 6)
@@ -98,13 +141,13 @@ def test_search_by_group_k_threshold_and_unknown(db: Path) -> None:
             g.search("emb", probe, "euclidean", groups=["a", "c"])
 
 
-def test_index_search_equals_brute_force_of_the_old_gallery(db: Path) -> None:
+def test_index_search_equals_brute_force_of_the_old_gallery(backend_url: str) -> None:
     """The same people and the same distances as the old numpy search (to 1e-9; cosine
     to 1e-6: the index holds the unit vectors in float32)."""
     rng = np.random.default_rng(7)
     vecs = _vecs(3, 400)
     owners = [f"p{int(i)}" for i in rng.integers(0, 60, 400)]
-    with SqliteGallery(db) as g:
+    with open_gallery(backend_url) as g:
         for name in sorted(set(owners)):
             sel = [i for i, o in enumerate(owners) if o == name]
             g.add_faces(name, "emb", vecs[sel])
@@ -173,8 +216,8 @@ def test_approximate_kinds_find_the_right_person(db: Path, kind: str) -> None:
                                                       k=5)[0]}
 
 
-def test_bad_requests_change_nothing(db: Path) -> None:
-    with SqliteGallery(db, max_faces=20) as g:
+def test_bad_requests_change_nothing(backend_url: str) -> None:
+    with open_gallery(backend_url, max_faces=20) as g:
         g.add_group("office")
         g.add_faces("ada", "emb", _vecs(6, 19), group="office")
         before = g.store.checksum()  # type: ignore[attr-defined]
@@ -201,6 +244,87 @@ def test_bad_requests_change_nothing(db: Path) -> None:
                 FaceLimitError.http_status) == (404, 409, 400)
         g.add_faces("ada", "emb", _vecs(9, 1), group="office")  # the 20th is fine
         assert g.get_user("ada", group="office").face_count == 20
+
+
+def _rows_of(url: str) -> list[str]:
+    """Every dumped record of a gallery, as sorted text (backends order them apart),
+    less the time of the group ``default`` (every new gallery makes its own)."""
+    with open_gallery(url) as g:
+        rows = list(g.store.dump())  # type: ignore[attr-defined]
+    return sorted(repr(sorted(r.items())) for r in rows
+                  if not (r["kind"] == "group" and r["group_id"] == "default"))
+
+
+def test_migrate_to_and_from_milvus_loses_nothing(backend_url: str, tmp_path: Path) -> None:
+    """SQLite -> this backend -> a new SQLite file: every group, user, face token, time,
+    metadata and vector (bit for bit) survives."""
+    src = str(tmp_path / "src.db")
+    with open_gallery(src) as g:
+        g.add_group("office")
+        g.add_faces("ada", "emb", _vecs(20, 3), group="office", metadata={"badge": 7},
+                    sources=["a.jpg", None, "c.jpg"], boxes=[Box(1, 2, 3, 4), None, None],
+                    qualities=[0.5, None, 1.0])
+        g.add_faces("bob", "emb", _vecs(21, 2))
+        g.add_user("empty", group="office")
+    if backend_url.endswith("people.db"):
+        pytest.skip("SQLite to SQLite: tests/test_cli_gallery.py")
+    transfer = pytest.importorskip("faceprint.gallery.transfer")
+    assert transfer.migrate(src, backend_url) == {"group": 2, "user": 3, "face": 5}
+    back = str(tmp_path / "back.db")
+    transfer.migrate(backend_url, back)
+    assert _rows_of(back) == _rows_of(src)
+    with open_gallery(backend_url) as g:  # and it searches what it imported
+        [hit] = g.search_groups("emb", _vecs(21, 2)[1], "euclidean", groups="default")
+        assert hit.user_id == "bob" and hit.best is not None and hit.best.distance < 1e-6
+
+
+def test_a_milvus_server_that_is_down_is_a_clear_error(tmp_path: Path) -> None:
+    require_module("pymilvus")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"milvus://127.0.0.1:{port}/people"
+    with pytest.raises(BackendError, match=f"cannot reach the Milvus server at {url}"):
+        open_gallery(url)
+    assert BackendError.exit_code == 6
+    fails(run("people", "--db", url), 6, f"faceprint: cannot reach the Milvus server at {url}")
+
+
+def test_milvus_url_options(tmp_path: Path) -> None:
+    require_module("milvus_lite")
+    url = f"milvus-lite:{tmp_path / 'session.db'}?consistency=Session"
+    with open_gallery(url) as g:  # read-your-own-writes: a delete is seen at once
+        [face] = g.add_face_records("ada", "emb", _vecs(30, 1))
+        g.delete_face(face.face_token)
+        assert g.count_faces() == 0
+    for bad in (f"milvus-lite:{tmp_path / 'x.db'}?consistency=Eventually",
+                f"milvus-lite:{tmp_path / 'x.sqlite'}", "milvus://nohost/x",
+                "milvus://127.0.0.1:1/bad-name"):
+        with pytest.raises(GalleryError) as err:
+            open_gallery(bad)
+        assert err.value.exit_code == 6 and not isinstance(err.value, BackendError)
+
+
+@pytest.mark.slow
+def test_the_same_suite_on_a_real_milvus_server() -> None:
+    """Re-run this module's milvus-server cases inside a private network namespace
+    (the server listens on every interface), where the session fixture starts a real
+    Milvus standalone server and stops it by its pid."""
+    require_module("milvus")
+    if in_private_netns():
+        pytest.skip("already inside the private namespace")
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare(1) for a private network namespace")
+    cmd = (f"ip link set lo up && exec {sys.executable} -m pytest -q -p no:cacheprovider "
+           f"{__file__} -k {SERVER_CASE}")
+    proc = subprocess.run(["unshare", "-n", "sh", "-c", cmd], capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = proc.stdout.strip()
+    tail = out.splitlines()[-1] if out else proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in tail and "skipped" not in tail and "failed" not in tail, tail
 
 
 SCHEMA1 = Path(__file__).parent / "data" / "gallery_schema1.db"

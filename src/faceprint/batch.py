@@ -152,6 +152,12 @@ def _run(job: Job[S, R], pipe: Pipeline, sources: Sequence[S]) -> list[Outcome[R
     return outs
 
 
+def run_job(job: Job[S, R], pipe: Pipeline, sources: Sequence[S]) -> list[Outcome[R]]:
+    """The job over a chunk of sources with one pipeline: what each worker of
+    :func:`map_images` does (and each Dask worker of :mod:`faceprint.indexing`)."""
+    return _run(job, pipe, sources)
+
+
 def _finish(job: Job[S, R], pipe: Pipeline, ready: list[tuple[int, Any]],
             outs: list[Outcome[R]]) -> None:
     if not ready:

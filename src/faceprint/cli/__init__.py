@@ -20,7 +20,19 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FaceprintError
-from . import cluster, compare, detect, embed, figure, gallery, groups, info, serve, video
+from . import (
+    cluster,
+    compare,
+    detect,
+    embed,
+    figure,
+    gallery,
+    groups,
+    index,
+    info,
+    serve,
+    video,
+)
 from . import eval as eval_commands
 from . import train as train_commands
 from ._common import Parser, add_subcommands
@@ -45,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.register(sub)
     figure.register(sub)
     video.register(sub)
+    index.register(sub)
     eval_commands.register(sub)
     train_commands.register(sub)
     serve.register(sub)

@@ -23,16 +23,22 @@ __all__ = ["DEFAULT_GROUP", "MAX_FACES_PER_USER", "Gallery", "SqliteGallery", "S
 def open_gallery(url: str | Path | None = None, *, index: str | None = "flat",
                  max_faces: int = MAX_FACES_PER_USER) -> Gallery:
     """Open a gallery: ``PATH`` or ``sqlite:PATH`` (SQLite store + FAISS index beside
-    it; ``index`` says which kind: flat, sq8, fp16, hnsw). None: the default file."""
+    it; ``index`` says which kind: flat, sq8, fp16, hnsw), ``milvus://HOST:PORT/NAME``
+    (a Milvus server) or ``milvus-lite:PATH.db`` (records and vectors in Milvus;
+    see :mod:`.milvus`). None: the default file."""
     if url is None:
         return SqliteGallery(default_db_path(), index=index, max_faces=max_faces)
     text = str(url)
+    if text.startswith(("milvus://", "milvus-lite:")):
+        from .milvus import MilvusGallery
+
+        return MilvusGallery(text, max_faces=max_faces)
     scheme, sep, rest = text.partition(":")
     if sep and len(scheme) > 1 and scheme.isalpha() and not rest.startswith("\\"):
         if scheme == "sqlite":
             return SqliteGallery(rest, index=index, max_faces=max_faces)
         if text == ":memory:":
             return SqliteGallery(text, index=index, max_faces=max_faces)
-        raise GalleryError(f"{text}: unknown gallery URL scheme {scheme!r} (use a file path "
-                           "or sqlite:PATH)")
+        raise GalleryError(f"{text}: unknown gallery URL scheme {scheme!r} (use a file path, "
+                           "sqlite:PATH, milvus://HOST:PORT/NAME or milvus-lite:PATH.db)")
     return SqliteGallery(text, index=index, max_faces=max_faces)
