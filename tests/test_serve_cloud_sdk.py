@@ -125,3 +125,27 @@ def test_sdk_tenancy(server: Any, lfw_dir: Path) -> None:
         if isinstance(value, str) and value.startswith("https://aip.baidubce.com/"):
             setattr(bad, name, s.base + value[len("https://aip.baidubce.com"):])
     assert bad.detect(image, "BASE64")["error_code"] in (100, 110)
+
+
+def test_sdk_quality_control_refuses_a_blurred_enrolment(server: Any, lfw_dir: Path,
+                                                         tmp_path: Path) -> None:
+    """quality_control applies faceprint's quality verdict: a sharp photo is enrolled, the
+    same photo blurred is refused with the cloud API's "face is fuzzy" code and nothing
+    is stored."""
+    import cv2
+
+    s, key, _ = server
+    client = sdk(s, key)
+    sharp = lfw_dir / "images" / "Colin_Powell" / "Colin_Powell_0003.jpg"
+    image = cv2.imread(str(sharp))
+    blurred = tmp_path / "blurred.jpg"
+    cv2.imwrite(str(blurred), cv2.GaussianBlur(image, (0, 0), 6))
+    client.groupAdd("visitors")
+    ok = client.addUser(b64(sharp), "BASE64", "visitors", "powell_q",
+                        {"quality_control": "NORMAL"})
+    assert ok["error_code"] == 0, ok
+    refused = client.addUser(b64(blurred), "BASE64", "visitors", "powell_blurred",
+                             {"quality_control": "NORMAL"})
+    assert refused["error_code"] == 223114, refused
+    assert "blurred" in refused["error_msg"]
+    assert client.getUser("powell_blurred", "visitors")["error_code"] == 223103

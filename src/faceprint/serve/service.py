@@ -126,8 +126,12 @@ class Service:
         return [Found(f, None if vectors is None else vectors[i], tokens[i], (w, h), shapes[i])
                 for i, f in enumerate(faces)]
 
-    def largest_face(self, key: ApiKey, image: bytes, scope: str) -> Found:
-        found = self.find_faces(key, image, max_faces=1, embed=True, scope=scope)
+    def largest_face(self, key: ApiKey, image: bytes, scope: str,
+                     quality: bool = False) -> Found:
+        """The largest face of an image with its embedding; with ``quality``, its
+        quality attribute too (:mod:`faceprint.attributes.quality`)."""
+        found = self.find_faces(key, image, max_faces=1, embed=True, scope=scope,
+                                attributes=("quality",) if quality else ())
         if not found:
             raise NoFaceError("no face in the image")
         return found[0]

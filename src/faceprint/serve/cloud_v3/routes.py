@@ -218,9 +218,12 @@ def group_list(data: dict[str, Any]) -> list[str]:
         raise BadRequest(f"param[group_id_list] format error: {exc}", code=222005) from None
 
 
-def controls(data: dict[str, Any]) -> None:
-    """quality_control / liveness_control: only NONE is available (honestly refused
-    otherwise: faceprint has no calibrated quality or liveness gate yet)."""
+def controls(data: dict[str, Any]) -> bool:
+    """quality_control / liveness_control. Whether the request asks for the quality
+    gate: LOW, NORMAL and HIGH all apply faceprint's one quality verdict (blur, light,
+    size, pose, completeness; docs/attributes.md), since it has no calibrated levels.
+    liveness_control: only NONE (the opt-in liveness model's accuracy is unmeasured,
+    so the service offers no liveness gate)."""
     for name, code, what in (("quality_control", 223118, "quality control error"),
                              ("liveness_control", 223119, "liveness control item error")):
         value = data.get(name, "NONE")
@@ -229,8 +232,34 @@ def controls(data: dict[str, Any]) -> None:
         if value not in ("LOW", "NORMAL", "HIGH"):
             raise BadRequest(f"param[{name}] format error", code=222019 if name[0] == "q"
                              else 222020)
-        raise BadRequest(f"{what}: {name}={value} is not available in faceprint serve "
-                         "(only NONE)", code=code)
+        if name == "liveness_control":
+            raise BadRequest(f"{what}: {name}={value} is not available in faceprint serve "
+                             "(only NONE)", code=code)
+    return data.get("quality_control", "NONE") not in (None, "", "NONE")
+
+
+#: the cloud API's error codes for a face refused by the quality gate, by the first
+#: limit faceprint's quality verdict names (faceprint.attributes.quality)
+QUALITY_CODES = (("blurred", 223114, "face is fuzzy"),
+                 ("too dark", 223115, "face light is not good"),
+                 ("too bright", 223115, "face light is not good"),
+                 ("low contrast", 223115, "face light is not good"),
+                 ("cut by the border", 223116, "incomplete face"),
+                 ("head turned", 223117, "face angle is wrong"),
+                 ("head tilted", 223117, "face angle is wrong"))
+
+
+def quality_gate(found: Found) -> None:
+    """Refuse (the cloud API's 2231xx errors) a face whose quality verdict is poor."""
+    attrs = found.face.attributes
+    quality = attrs.quality if attrs is not None else None
+    if quality is None or quality.good:
+        return
+    reasons = "; ".join(quality.reasons)
+    for word, code, message in QUALITY_CODES:
+        if word in reasons:
+            raise CloudError(code, f"{message}: {reasons}", 400)
+    raise CloudError(223118, f"quality control error: {reasons}", 400)
 
 
 def image_bytes(data: dict[str, Any]) -> bytes:
@@ -259,12 +288,14 @@ def query_vector(svc: Service, key: ApiKey, data: dict[str, Any], scope: str
                  ) -> tuple[Any, Found | None, str]:
     """The embedding of a request's image (largest face) or face token."""
     kind = image_type(data)
-    controls(data)
+    gate = controls(data)
     if kind == "FACE_TOKEN":
         token = req_str(data, "image", 222025, limit=200)
         key.require(scope)
         return svc.token_vector(key, token), None, token
-    found = svc.largest_face(key, image_bytes(data), scope)
+    found = svc.largest_face(key, image_bytes(data), scope, quality=gate)
+    if gate:
+        quality_gate(found)
     return found.embedding, found, found.token
 
 
@@ -466,8 +497,10 @@ def op_user_add(svc: Service, key: ApiKey, data: dict[str, Any],
         vector = svc.token_vector(key, req_str(data, "image", 222025, limit=200))
         found = None
     else:
-        controls(data)
-        found = svc.largest_face(key, image_bytes(data), "manage")
+        gate = controls(data)
+        found = svc.largest_face(key, image_bytes(data), "manage", quality=gate)
+        if gate:
+            quality_gate(found)
         assert found.embedding is not None
         vector = found.embedding
     svc.gallery.store.require_group(gid)
