@@ -11,7 +11,6 @@ OpenCV's Haar boxes, close to it) grown by :data:`MARGIN` on every side, grey,
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,17 +25,10 @@ SIZE = 64
 MARGIN = 0.1
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
-_local = threading.local()
-
-
 def _interpreter() -> Any:
-    net = getattr(_local, "emotion", None)
-    if net is None:
-        from ..runtime.litert import litert_interpreter
+    from ..runtime.litert import thread_interpreter
 
-        net = litert_interpreter(weight_path("fer-emotion"))
-        _local.emotion = net
-    return net
+    return thread_interpreter(weight_path("fer-emotion"))
 
 
 def probabilities(crops: FaceCrops) -> np.ndarray:

@@ -11,7 +11,6 @@ mapped back to the original image (z scaled like x and y).
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 import numpy as np
@@ -25,17 +24,10 @@ ROI_SCALE = 1.5
 #: the eye-to-mouth distance (about BlazeFace's box side on frontal LFW faces)
 FACE_SIDE = 2.1
 
-_local = threading.local()
-
-
 def _interpreter() -> Any:
-    net = getattr(_local, "mesh", None)
-    if net is None:
-        from ..runtime.litert import litert_interpreter
+    from ..runtime.litert import thread_interpreter
 
-        net = litert_interpreter(weight_path("face-mesh"))
-        _local.mesh = net
-    return net
+    return thread_interpreter(weight_path("face-mesh"))
 
 
 def roi_transform(face: Face) -> np.ndarray:

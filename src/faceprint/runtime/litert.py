@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["litert_available", "litert_interpreter"]
+__all__ = ["litert_available", "litert_interpreter", "thread_interpreter"]
 
 
 def litert_available() -> bool:
@@ -50,3 +51,18 @@ def litert_interpreter(path: str | Path, threads: int = 1) -> Any:
         net = Interpreter(model_path=str(path), num_threads=threads)
         net.allocate_tensors()
     return net
+
+
+_per_thread = threading.local()
+
+
+def thread_interpreter(path: str | Path) -> Any:
+    """This thread's own LiteRT interpreter of ``path`` (made on first use, then kept:
+    one interpreter runs one call at a time)."""
+    nets: dict[str, Any] | None = getattr(_per_thread, "nets", None)
+    if nets is None:
+        nets = _per_thread.nets = {}
+    key = str(path)
+    if key not in nets:
+        nets[key] = litert_interpreter(path)
+    return nets[key]
