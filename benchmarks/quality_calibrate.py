@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             if not found:
                 continue
             face = max(found, key=lambda f: f.box.area)
-            blur[s].append(float(measure(FaceCrops(im, [face], [det.to_dlib_box(face.box)]))
+            blur[s].append(float(measure(FaceCrops(im, [face]))
                                  [0]["blur"] or 0.0))
     for s, v in blur.items():
         a = np.array(v)

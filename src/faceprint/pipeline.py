@@ -222,8 +222,7 @@ class Pipeline:
         the faces; see :mod:`faceprint.attributes`)."""
         from .attributes import compute_attributes
 
-        return compute_attributes(image, faces, names,
-                                  dlib_boxes=[f.dlib_box() for f in faces])
+        return compute_attributes(image, faces, names)
 
     def find_faces(self, image: np.ndarray) -> list[Face]:
         """The detector's faces of a loaded image, or with ``whole_image`` the image

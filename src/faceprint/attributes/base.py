@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AttributeNameError
-from ..types import Attributes, Box, Face
+from ..types import Attributes, Face
 
 #: every attribute name ``attributes=`` / ``--attributes`` accepts, with what it is
 ATTRIBUTE_HELP: dict[str, str] = {
@@ -55,15 +55,15 @@ def parse_attributes(names: str | Iterable[str] | None) -> tuple[str, ...]:
 class FaceCrops:
     """The faces of one image and the crops cut from it, each made once.
 
-    ``dlib_boxes``: the faces' boxes in dlib's HOG convention (the detector's
-    ``to_dlib_box``), used by dlib's 5-point predictor for dlib-style chips.
+    ``dlib_boxes``: the faces' boxes in dlib's HOG convention (each face's own
+    calibration, :meth:`Face.dlib_box`), used by dlib's 5-point predictor for
+    dlib-style chips.
     """
 
-    def __init__(self, image: np.ndarray, faces: Sequence[Face],
-                 dlib_boxes: Sequence[Box] | None = None) -> None:
+    def __init__(self, image: np.ndarray, faces: Sequence[Face]) -> None:
         self.image = image
         self.faces = list(faces)
-        self.dlib_boxes = list(dlib_boxes) if dlib_boxes is not None else [f.box for f in faces]
+        self.dlib_boxes = [f.dlib_box() for f in self.faces]
         self._cache: dict[Any, Any] = {}
 
     def cached(self, key: Any, make: Callable[[], Any]) -> Any:
@@ -169,15 +169,14 @@ def _predictor(name: str) -> Callable[[FaceCrops], list[Any]]:
 
 
 def compute_attributes(image: np.ndarray, faces: Sequence[Face],
-                       names: str | Iterable[str], *,
-                       dlib_boxes: Sequence[Box] | None = None) -> list[Face]:
+                       names: str | Iterable[str]) -> list[Face]:
     """``faces`` with ``attributes`` holding the attributes ``names`` (and nothing
     else), each model run once over all the faces of ``image``."""
     wanted = parse_attributes(names)
     faces = list(faces)
     if not wanted or not faces:
         return faces
-    crops = FaceCrops(image, faces, dlib_boxes)
+    crops = FaceCrops(image, faces)
     values: dict[str, list[Any]] = {name: _predictor(name)(crops) for name in wanted}
     out = []
     for i, face in enumerate(faces):
