@@ -46,6 +46,21 @@ class BadRequest(FaceprintError):
         self.code = code
 
 
+def parse_json(raw: bytes, code: int, prefix: str = "",
+               not_json: str = "the body is not JSON") -> Any:
+    """A request body parsed as JSON, or BadRequest (with the calling API's ``code``
+    and ``prefix`` to its message) for text that is not JSON (``not_json`` says so),
+    JSON nested too deeply, or strings that are not valid Unicode."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise BadRequest(f"{prefix}JSON nested too deeply", code=code) from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(prefix + not_json, code=code) from None
+    check_text(body)
+    return body
+
+
 def check_text(body: Any) -> None:
     """Refuse JSON whose strings are not valid Unicode (lone surrogates from escapes)."""
     try:

@@ -38,7 +38,7 @@ from ..limits import (
     BodyTooLarge,
     RateLimited,
     RequestTimeout,
-    check_text,
+    parse_json,
     run_limited,
 )
 from ..service import Found, Service
@@ -127,13 +127,7 @@ def service_of(request: Request) -> Service:
 def parse_body(raw: bytes, want: type = dict) -> Any:
     if not raw.strip():
         raise BadRequest("param[] is null: the request has no JSON body", code=222001)
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise BadRequest("invalid param: JSON nested too deeply", code=216100) from None
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("invalid param: the body is not JSON", code=216100) from None
-    check_text(body)
+    body = parse_json(raw, 216100, prefix="invalid param: ")
     if not isinstance(body, want):
         raise BadRequest(f"invalid param: the body must be a JSON "
                          f"{'object' if want is dict else 'array'}", code=216100)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from ..limits import (
     BodyTooLarge,
     RateLimited,
     RequestTimeout,
-    check_text,
+    parse_json,
     run_limited,
 )
 from ..service import Found, Service
@@ -156,13 +155,7 @@ async def _images(request: Request, names: tuple[str, ...]) -> tuple[dict[str, b
     raw = await request.body()
     if not raw.strip():
         return {}, None
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise BadRequest("JSON nested too deeply", code=400) from None
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is neither multipart nor JSON", code=400) from None
-    check_text(body)
+    body = parse_json(raw, 400, not_json="the body is neither multipart nor JSON")
     out = {}
     if isinstance(body, dict):
         for n in names:
