@@ -277,24 +277,24 @@ class Pipeline:
         vectors = self.embed_faces(image, faces)
         return [FaceEmbedding(f, v, self.embedder_name) for f, v in zip(faces, vectors)]
 
-    def embed_largest(self, source: ImageInput) -> FaceEmbedding:
-        """The largest face of an image and its embedding; NoFaceError if there is none."""
+    def _largest_face(self, source: ImageInput) -> tuple[np.ndarray, Face]:
+        """An image and its largest face; NoFaceError if there is none."""
         image = self.load(source)
         faces = self.find_faces(image)
         if not faces:
             raise NoFaceError(f"{_describe(source)}: no face found "
                               f"(detector {self.detector_name})")
-        face = largest(faces)
+        return image, largest(faces)
+
+    def embed_largest(self, source: ImageInput) -> FaceEmbedding:
+        """The largest face of an image and its embedding; NoFaceError if there is none."""
+        image, face = self._largest_face(source)
         return FaceEmbedding(face, self.embed_faces(image, [face])[0], self.embedder_name)
 
     def _enrollable(self, source: ImageInput) -> FaceEmbedding:
         """The largest face of an image and its embedding, if its quality is good."""
-        image = self.load(source)
-        faces = self.find_faces(image)
-        if not faces:
-            raise NoFaceError(f"{_describe(source)}: no face found "
-                              f"(detector {self.detector_name})")
-        face = self.attributes(image, [largest(faces)], ("quality",))[0]
+        image, face = self._largest_face(source)
+        face = self.attributes(image, [face], ("quality",))[0]
         quality = face.attributes.quality if face.attributes else None
         if quality is None or not quality.good:
             reasons = "; ".join(quality.reasons) if quality else "not measured"
