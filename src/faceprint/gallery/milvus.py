@@ -54,9 +54,10 @@ from .model import (
     Hit,
     NewFace,
     check_group_id,
+    check_new_faces,
     check_user_id,
-    check_vectors,
     info_json,
+    records_checksum,
 )
 from .store.sqlite import new_token, now
 
@@ -399,12 +400,7 @@ class MilvusStore:
     def add_faces(self, group_id: str, user_id: str, embedder: str, faces: Sequence[NewFace],
                   *, create: bool = False, user_info: dict[str, object] | None = None,
                   ) -> list[FaceRecord]:
-        clean = check_user_id(user_id)
-        if not faces:
-            raise GalleryError("add_faces needs at least one face")
-        vecs = check_vectors(np.stack([np.asarray(f.vector, np.float32).ravel()
-                                       for f in faces]))
-        info = None if user_info is None else info_json(user_info)
+        clean, vecs, info = check_new_faces(user_id, faces, user_info)
         erow = self._get("e:" + embedder)
         if erow is not None and int(erow["dim"]) != vecs.shape[1]:
             raise DimensionError(f"embedder {embedder!r} has {erow['dim']}-d faces in this "
@@ -641,10 +637,7 @@ class MilvusStore:
 
     def checksum(self) -> str:
         """A digest of every record and vector (for "nothing changed" checks)."""
-        h = hashlib.sha256()
-        for row in self.dump():
-            h.update(repr(sorted(row.items())).encode())
-        return h.hexdigest()
+        return records_checksum(self.dump())
 
     def drop(self) -> None:
         """Drop every collection of this gallery (tests, benchmarks)."""

@@ -26,9 +26,10 @@ search structure          FAISS files beside the .db     rebuilt from the store
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -99,6 +100,27 @@ class NewFace:
     source: str | None = None
     box: Box | None = None
     quality: float | None = None
+
+
+def check_new_faces(user_id: str, faces: Sequence[NewFace],
+                    user_info: dict[str, object] | None) -> tuple[str, np.ndarray, str | None]:
+    """What every store's ``add_faces`` checks before it writes anything: the user id
+    (cleaned), the faces' vectors as one ``(N, D)`` float32 array, and ``user_info`` as
+    JSON (None: leave the user's as it is)."""
+    clean = check_user_id(user_id)
+    if not faces:
+        raise GalleryError("add_faces needs at least one face")
+    vecs = check_vectors(np.stack([np.asarray(f.vector, np.float32).ravel() for f in faces]))
+    return clean, vecs, None if user_info is None else info_json(user_info)
+
+
+def records_checksum(rows: Iterable[dict[str, object]]) -> str:
+    """A digest of a store's :meth:`Store.dump` (every record and vector), for "nothing
+    changed" checks."""
+    h = hashlib.sha256()
+    for row in rows:
+        h.update(repr(sorted(row.items())).encode())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,9 +57,10 @@ from ..model import (
     Hit,
     NewFace,
     check_group_id,
+    check_new_faces,
     check_user_id,
-    check_vectors,
     info_json,
+    records_checksum,
 )
 
 SCHEMA_VERSION = 2
@@ -444,12 +445,7 @@ class SqliteStore:
                   ) -> list[FaceRecord]:
         """Store faces for a user in one transaction. With ``create`` the user is
         made if missing and ``user_info``, when given, replaces theirs."""
-        clean = check_user_id(user_id)
-        if not faces:
-            raise GalleryError("add_faces needs at least one face")
-        vecs = check_vectors(np.stack([np.asarray(f.vector, np.float32).ravel()
-                                       for f in faces]))
-        info = None if user_info is None else info_json(user_info)
+        clean, vecs, info = check_new_faces(user_id, faces, user_info)
         stamp = now()
         with self._tx() as cur:
             row = cur.execute("SELECT dim FROM faces WHERE embedder = ? LIMIT 1",
@@ -685,12 +681,7 @@ class SqliteStore:
 
     def checksum(self) -> str:
         """A digest of every record and vector (for "nothing changed" checks)."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for row in self.dump():
-            h.update(repr(sorted(row.items())).encode())
-        return h.hexdigest()
+        return records_checksum(self.dump())
 
     def integrity_check(self) -> str:
         return str(self._q("PRAGMA integrity_check")[0][0])
