@@ -8,7 +8,10 @@ distractors would sit far from every probe), 20 per distractor user.
 
 For each size, in one run and one process: faceprint 0.1's ``SqliteGallery.search``
 (the baseline, numpy over every vector; ``benchmarks/_gallery_v1.py``), the new
-gallery's exact FAISS index (``flat``), and the approximate kinds (``sq8``,
+gallery's exact index (``flat``: from 20,000 faces a group is searched by the int8
+first pass with proven bounds, then exactly), the same exact index with FAISS's
+flat scan alone (``flat-faiss``, the way before the first pass), and the
+approximate kinds (``sq8``,
 ``fp16``, ``hnsw``) with recall@1 against exact (the same top-1 user). Latency
 is the median of several runs of a single query and of batches of 32 (per
 query). Both sides get the same threads (``--threads``, default 2: FAISS's
@@ -167,7 +170,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5, help="runs per median")
     ap.add_argument("--queries", type=int, default=20, help="single queries per run")
     ap.add_argument("--baseline-queries-1m", type=int, default=3)
-    ap.add_argument("--kinds", default="flat,sq8,fp16,hnsw")
+    ap.add_argument("--kinds", default="flat,flat-faiss,sq8,fp16,hnsw")
     ap.add_argument("--hnsw-max", type=int, default=100_000,
                     help="largest size to build HNSW at (its build is slow on 2 cores)")
     ap.add_argument("--workdir", default=None)
@@ -186,6 +189,9 @@ def main() -> int:
     faiss.omp_set_num_threads(args.threads)
     from _gallery_v1 import SqliteGallery as OldGallery
     from faceprint.gallery import SqliteGallery
+    from faceprint.gallery.index import faiss as faiss_index
+
+    first_pass_min = faiss_index.MIN_VECTORS
 
     print(f"threads {args.threads} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}), "
           f"faiss {faiss.__version__}, load average {os.getloadavg()[0]:.1f} "
@@ -237,9 +243,12 @@ def main() -> int:
         print(f"  rank-1 of the {len(truth)} real probes: {100 * rank1:.1f} %")
 
         exact_top: list[str] = []
-        for kind in args.kinds.split(","):
-            if kind == "hnsw" and size > args.hnsw_max:
+        for label in args.kinds.split(","):
+            if label == "hnsw" and size > args.hnsw_max:
                 continue
+            # flat-faiss: the exact index with FAISS's flat scan alone (no int8 first pass)
+            kind = "flat" if label == "flat-faiss" else label
+            faiss_index.MIN_VECTORS = 1 << 62 if label == "flat-faiss" else first_pass_min
             r0 = rss_mb()
             t = time.perf_counter()
             with SqliteGallery(new_db, index=kind) as g:
@@ -260,7 +269,7 @@ def main() -> int:
                             args.repeat) / 32
                 mem = rss_mb() - r0
             top = [m[0].name for m in got]
-            if kind == "flat":
+            if label == "flat":
                 exact_top = top
                 same = np.mean([a == b for a, b in zip(top, old_top)])
                 extra = f"same top-1 as v0.1: {100 * same:.1f} %"
@@ -269,8 +278,8 @@ def main() -> int:
                 recall = float(np.mean([a == b for a, b in zip(top, exact_top)]))
                 extra = f"recall@1 against exact: {100 * recall:.1f} %"
             base_single = next(r[2] for r in rows if r[0] == size and r[1] == "v0.1 numpy")
-            rows.append((size, kind, single, b32, mem, recall, build))
-            print(f"{kind:5}: single {1e3 * single:.2f} ms ({base_single / single:.1f}x v0.1; "
+            rows.append((size, label, single, b32, mem, recall, build))
+            print(f"{label:5}: single {1e3 * single:.2f} ms ({base_single / single:.1f}x v0.1; "
                   f"CPU {1e3 * cpu:.2f} ms), "
                   f"batch32 {1e3 * b32:.2f} ms/query, build {build:.1f} s, reopen "
                   f"{reopen:.2f} s, codes {codes:.0f} MB, +{mem:.0f} MB RSS; {extra}")

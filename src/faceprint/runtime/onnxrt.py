@@ -184,16 +184,24 @@ def open_session(path: Path, threads: int, providers: list[str],
         return session
 
 
-def cpu_session(model: bytes | str | Path, threads: int = 1, *,
-                spinning: bool = False) -> InferenceSession:
+def cpu_session(model: bytes | str | Path, threads: int = 1, *, spinning: bool = False,
+                initializers: dict[str, np.ndarray] | None = None) -> InferenceSession:
     """A new CPU session of a serialised ONNX model (``bytes``) or a model file, with
     ``threads`` intra-op threads (idle threads sleep unless ``spinning``). Not shared:
-    the caller keeps it. Errors are onnxruntime's own (the caller words them)."""
+    the caller keeps it. ``initializers`` replace the model's initializers of those
+    names with the caller's arrays, not copied into the model (the session keeps a
+    reference to them). Errors are onnxruntime's own (the caller words them)."""
     import onnxruntime as ort
 
+    options = _options(threads, spinning)
+    values = {name: ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+              for name, array in (initializers or {}).items()}
+    for name, value in values.items():
+        options.add_initializer(name, value)
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, sess_options=_options(threads, spinning),
-                                providers=[CPU])
+    session = ort.InferenceSession(source, sess_options=options, providers=[CPU])
+    session._faceprint_initializers = values  # keep them alive
+    return session
 
 
 def model_metadata(path: str | Path) -> dict[str, str]:

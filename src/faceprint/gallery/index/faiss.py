@@ -13,7 +13,9 @@ Groups. Every group has its own sub-index, so a search in one group touches only
 that group's vectors and a search in several merges their answers; no id
 filter runs per vector.
 
-Kinds. ``flat`` (exact, the default); ``sq8`` / ``fp16`` (scalar-quantised
+Kinds. ``flat`` (exact, the default; a group of 20,000 faces or more is searched
+by :mod:`.int8scan`'s int8 first pass with proven bounds, then exactly on the
+candidates: the same answer in about a third of the time); ``sq8`` / ``fp16`` (scalar-quantised
 codes, 4x / 2x less memory, approximate); ``hnsw`` (a graph over the exact
 vectors, M=32, efSearch 128: faster at scale, approximate). For ``flat`` and
 ``hnsw`` the candidates are re-scored with :func:`faceprint.distance.pairwise`
@@ -49,6 +51,7 @@ from ...distance import pairwise
 from ...errors import GalleryError
 from ...types import Metric
 from ..model import Store
+from .int8scan import MIN_VECTORS, Int8Scan
 
 SPACES: dict[str, str] = {"euclidean": "l2", "sqeuclidean": "l2", "cosine": "ip"}
 KINDS = ("flat", "sq8", "fp16", "hnsw")
@@ -88,6 +91,7 @@ class _Sub:
     index: object
     ids: np.ndarray
     urefs: np.ndarray
+    scan: Int8Scan | None = None  # the exact int8 first pass of a large flat sub-index
 
     @property
     def ntotal(self) -> int:
@@ -337,6 +341,8 @@ class FaissIndex:
                            np.zeros(0, np.int64), np.zeros(0, np.int64))
                 self._subs[key] = sub
             sub.index.add_with_ids(vecs, ids)  # type: ignore[attr-defined]
+            if sub.scan is not None:
+                sub.scan.append(ids, vecs)
             order = np.argsort(np.concatenate([sub.ids, ids]), kind="stable")
             sub.ids = np.concatenate([sub.ids, ids])[order]
             sub.urefs = np.concatenate([sub.urefs, refs])[order]
@@ -358,6 +364,8 @@ class FaissIndex:
                     del self._subs[k]
                 continue
             sub.index.remove_ids(faiss.IDSelectorBatch(sub.ids[present]))  # type: ignore
+            if sub.scan is not None:
+                sub.scan.drop(sub.ids[present])
             sub.ids, sub.urefs = sub.ids[~present], sub.urefs[~present]
 
     # -- search ------------------------------------------------------------------------
@@ -385,7 +393,7 @@ class FaissIndex:
             if sub is None or sub.ntotal == 0:
                 continue
             kk = min(k_faces, sub.ntotal)
-            dist, ids = _search(sub.index, queries, kk)
+            dist, ids = self._search_sub(sub, space, queries, kk)
             for q in range(nq):
                 ok = ids[q] >= 0
                 fid = ids[q][ok]
@@ -410,6 +418,20 @@ class FaissIndex:
             out.append((d[order], fid[order], refs[order]))
         return out
 
+    def _search_sub(self, sub: _Sub, space: str, queries: np.ndarray, k: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's (scores, ids) of one sub-index; a large flat one through its int8
+        first pass (built on its first search, again when changes made it stale)."""
+        if self.kind != "flat" or sub.ntotal < MIN_VECTORS:
+            return _search(sub.index, queries, k)
+        if sub.scan is None or sub.scan.stale:
+            faiss = _faiss()
+            inner = faiss.downcast_index(sub.index.index)  # type: ignore[attr-defined]
+            base = faiss.rev_swig_ptr(inner.get_xb(), inner.ntotal * inner.d)
+            rows = faiss.vector_to_array(sub.index.id_map)  # type: ignore[attr-defined]
+            sub.scan = Int8Scan(base.reshape(inner.ntotal, inner.d), rows, space)
+        return sub.scan.search(queries, k, sub.index.reconstruct_batch)  # type: ignore
+
     def _rescore(self, embedder: str, space: str, query: np.ndarray, fid: np.ndarray,
                  refs: np.ndarray, metric: Metric) -> np.ndarray:
         """Exact distances of the candidates, as the old gallery computed them."""
@@ -429,6 +451,8 @@ class FaissIndex:
             d = self._dims.get(emb, 0)
             per = {"flat": 4 * d, "hnsw": 4 * d + 8 * HNSW_M, "sq8": d, "fp16": 2 * d}[self.kind]
             total += per * sub.ntotal
+            if sub.scan is not None:  # its codes (held packed by ONNX Runtime), norms
+                total += (d + 8) * len(sub.scan.ids)
         return total
 
     @_synchronized
