@@ -111,6 +111,7 @@ def test_a_gallery_searches_through_the_pass(tmp_path: Path,
     """A real SQLite gallery: the same people and distances as brute force, before and
     after faces are added and a user removed while the pass exists."""
     monkeypatch.setattr(faiss_index, "MIN_VECTORS", 500)
+    monkeypatch.setattr(faiss_index, "PASS_AFTER", 4)
     rng = np.random.default_rng(2)
     vecs = _base("l2", 1500, dim=32)
     owners = [f"p{int(i)}" for i in rng.integers(0, 300, len(vecs))]
@@ -131,6 +132,8 @@ def test_a_gallery_searches_through_the_pass(tmp_path: Path,
         first = list(range(1400))
         for name in sorted({owners[i] for i in first}):
             g.add_faces(name, "emb", vecs[[i for i in first if owners[i] == name]])
+        check(g, first)  # 16 queries: answered by FAISS alone, the pass built after
+        assert all(s.scan is None for s in g.index._subs.values())  # type: ignore
         check(g, first)
         subs = [s for s in g.index._subs.values() if s.scan is not None]  # type: ignore
         assert len(subs) == 1 and len(subs[0].scan.ids) == 1400

@@ -51,7 +51,7 @@ from ...distance import pairwise
 from ...errors import GalleryError
 from ...types import Metric
 from ..model import Store
-from .int8scan import MIN_VECTORS, Int8Scan
+from .int8scan import MIN_VECTORS, PASS_AFTER, Int8Scan
 
 SPACES: dict[str, str] = {"euclidean": "l2", "sqeuclidean": "l2", "cosine": "ip"}
 KINDS = ("flat", "sq8", "fp16", "hnsw")
@@ -92,6 +92,7 @@ class _Sub:
     ids: np.ndarray
     urefs: np.ndarray
     scan: Int8Scan | None = None  # the exact int8 first pass of a large flat sub-index
+    answered: int = 0  # queries answered since this object opened it
 
     @property
     def ntotal(self) -> int:
@@ -421,8 +422,12 @@ class FaissIndex:
     def _search_sub(self, sub: _Sub, space: str, queries: np.ndarray, k: int
                     ) -> tuple[np.ndarray, np.ndarray]:
         """FAISS's (scores, ids) of one sub-index; a large flat one through its int8
-        first pass (built on its first search, again when changes made it stale)."""
-        if self.kind != "flat" or sub.ntotal < MIN_VECTORS:
+        first pass once it has answered ``PASS_AFTER`` queries (building the pass costs
+        about 20 FAISS scans: a one-off search is cheaper without it), built again when
+        changes made it stale."""
+        before, sub.answered = sub.answered, sub.answered + len(queries)
+        if self.kind != "flat" or sub.ntotal < MIN_VECTORS or (
+                sub.scan is None and before < PASS_AFTER):
             return _search(sub.index, queries, k)
         if sub.scan is None or sub.scan.stale:
             faiss = _faiss()

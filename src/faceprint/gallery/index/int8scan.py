@@ -44,6 +44,9 @@ from ...runtime import cpu_session, default_threads
 CODE_ERROR = 0.5 + 1e-4
 #: sub-indexes with fewer vectors are searched by FAISS's flat scan alone
 MIN_VECTORS = 20_000
+#: a sub-index is searched by FAISS alone until it has answered this many queries
+#: (a pass costs about as much to build as 20 FAISS scans)
+PASS_AFTER = 16
 #: a new pass is built when the tail or the removed rows exceed this part of the base
 STALE_FRACTION = 0.05
 #: more candidates than this part of the base: the bound does not help, scan in float
