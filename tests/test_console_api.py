@@ -56,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, lfw_dir: Path) -> Any:
 def test_distances_beside_scores(world: Any) -> None:
     from faceprint.serve.service import score_from_distance
 
-    s, _db, _keys, _tok, photos, call = world
+    _s, _db, _keys, _tok, photos, call = world
     code, got = call("/search", {"image": photos["bush2"], "image_type": "BASE64",
                                  "group_id_list": "staff", "max_user_num": 2,
                                  "match_threshold": 0})
@@ -175,7 +175,7 @@ def test_rename_is_one_transaction(world: Any) -> None:
 
 
 def test_keys_of_the_signed_in_keys_groups(world: Any) -> None:
-    s, _db, keys, _tok, _photos, call = world
+    s, _db, keys, tok, _photos, call = world
     code, got = call("/faceprint/key/getlist", {})
     assert code == 200, got
     listed = {k["key_id"] for k in got["result"]["key_list"]}
@@ -216,7 +216,7 @@ def test_keys_of_the_signed_in_keys_groups(world: Any) -> None:
     assert new["secret_key"] not in str(got)
     code, got = call("/faceprint/key/delete", {"key_id": ids["lab"]})  # not its group
     assert (code, got["error_code"]) == (403, 6), got
-    code, got = post(s.base, V3 + f"/faceset/group/getlist?access_token={_tok['lab']}", {})
+    code, got = post(s.base, V3 + f"/faceset/group/getlist?access_token={tok['lab']}", {})
     assert code == 200  # the lab key still works
     code, got = call("/faceprint/key/delete", {"key_id": new["key_id"]})
     assert code == 200 and got["result"]["revoked"], got
