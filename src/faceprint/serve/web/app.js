@@ -451,7 +451,7 @@
     if (slider.dataset.threshold !== String(t)) {
       slider.dataset.threshold = String(t);
       slider.max = String(+(2 * t).toFixed(4));
-      slider.step = String(+(t / 200).toFixed(5));
+      slider.step = String(t / 200);  // the threshold itself is a step (no snapping off it)
       slider.value = String(t);
     }
     $(id + "-value").textContent = fmt(parseFloat(slider.value), 3);
