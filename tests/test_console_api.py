@@ -107,7 +107,7 @@ def test_five_landmarks_beside_the_four(world: Any) -> None:
 def test_thumbnails_stored_listed_copied_exported(world: Any, tmp_path: Path) -> None:
     from PIL import Image
 
-    _s, db, _keys, _tok, _photos, call = world
+    s, db, keys, _tok, photos, call = world
     code, got = call("/faceset/face/getlist", {"group_id": "staff", "user_id": "bush"})
     assert code == 200, got
     [face] = got["result"]["face_list"]
@@ -115,6 +115,13 @@ def test_thumbnails_stored_listed_copied_exported(world: Any, tmp_path: Path) ->
     assert jpeg[:3] == b"\xff\xd8\xff" and len(jpeg) < 8000
     picture = Image.open(io.BytesIO(jpeg))
     assert picture.format == "JPEG" and max(picture.size) <= 96 and min(picture.size) >= 48
+    # CompreFace's add-example stores one too (the owner's service is its first group)
+    code, added = post(s.base, "/api/v1/recognition/faces?subject=cf_bush",
+                       {"file": photos["bush2"]}, {"x-api-key": keys["owner"]["api_key"]})
+    assert code == 201, added
+    code, cf = call("/faceset/face/getlist", {"group_id": "staff", "user_id": "cf_bush"})
+    assert base64.b64decode(cf["result"]["face_list"][0]["thumbnail"])[:3] == b"\xff\xd8\xff"
+    assert call("/faceset/user/delete", {"group_id": "staff", "user_id": "cf_bush"})[0] == 200
     # a copied user keeps the pictures (under the new face tokens)
     assert call("/faceset/user/copy", {"user_id": "bush", "src_group_id": "staff",
                                        "dst_group_id": "staff2"})[0] == 200

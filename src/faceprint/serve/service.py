@@ -74,7 +74,7 @@ class Similarity:
 THUMBNAIL_SIZE = 96
 
 
-def face_thumbnail(image: np.ndarray, face: Face, size: int = THUMBNAIL_SIZE) -> bytes:
+def face_thumbnail(image: np.ndarray, face: Face, size: int = THUMBNAIL_SIZE) -> bytes | None:
     """A small JPEG of a face: the square around its box with a fifth of margin,
     clipped to the image, at most ``size`` pixels a side (a few KB)."""
     from PIL import Image
@@ -85,7 +85,9 @@ def face_thumbnail(image: np.ndarray, face: Face, size: int = THUMBNAIL_SIZE) ->
     h, w = image.shape[:2]
     x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
     x1, y1 = min(w, int(cx + side / 2) + 1), min(h, int(cy + side / 2) + 1)
-    crop = Image.fromarray(np.ascontiguousarray(image[y0:max(y1, y0 + 1), x0:max(x1, x0 + 1)]))
+    if x1 <= x0 or y1 <= y0:
+        return None  # a box outside the image: no picture
+    crop = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
     crop.thumbnail((size, size))
     out = io.BytesIO()
     crop.convert("RGB").save(out, format="JPEG", quality=80)
@@ -147,12 +149,13 @@ class Service:
     def find_faces(self, key: ApiKey, image: bytes, *, max_faces: int = 1, embed: bool = False,
                    landmarks68: bool = False, remember: bool = False,
                    scope: str = "detect", attributes: Sequence[str] = (),
-                   thumbnails: bool = False) -> list[Found]:
+                   thumbnails: bool | None = None) -> list[Found]:
         """Faces of an image, largest first, at most ``max_faces``; with embeddings when
         ``embed``; with the ``attributes`` asked for (:mod:`faceprint.attributes`
         names) in each ``Face.attributes``; ``remember`` keeps the embeddings under
         fresh face tokens for a day (the cloud shape's detect tokens, usable as
-        FACE_TOKEN by the same key); ``thumbnails`` adds each face's small JPEG
+        FACE_TOKEN by the same key); ``thumbnails`` (by default: for the ``manage``
+        scope, i.e. enrolment, in both API shapes) adds each face's small JPEG
         (:func:`face_thumbnail`), which enrolment stores beside the face."""
         key.require(scope)
         pipe = self.pipeline
@@ -171,6 +174,8 @@ class Service:
             f.landmarks68.as_array() if landmarks68 and f.landmarks68 is not None else None
             for f in faces]
         h, w = array.shape[:2]
+        if thumbnails is None:
+            thumbnails = scope == "manage"
         return [Found(f, None if vectors is None else vectors[i], tokens[i], (w, h), shapes[i],
                       face_thumbnail(array, f) if thumbnails else None)
                 for i, f in enumerate(faces)]
@@ -180,8 +185,7 @@ class Service:
         """The largest face of an image with its embedding; with ``quality``, its
         quality attribute too (:mod:`faceprint.attributes.quality`)."""
         found = self.find_faces(key, image, max_faces=1, embed=True, scope=scope,
-                                attributes=("quality",) if quality else (),
-                                thumbnails=scope == "manage")
+                                attributes=("quality",) if quality else ())
         if not found:
             raise NoFaceError("no face in the image")
         return found[0]
