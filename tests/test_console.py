@@ -120,6 +120,12 @@ def go(page: Any, screen: str) -> None:
     page.get_by_role("button", name=screen, exact=True).click()
     page.wait_for_selector(f"#screen-{screen.lower()}:not([hidden])")
     assert page.evaluate("document.activeElement.id") == f"h-{screen.lower()}"
+    idle(page)
+
+
+def idle(page: Any) -> None:
+    """Wait until the page has no work in flight (its ``data-pending`` counter)."""
+    page.wait_for_function("(document.body.dataset.pending || '0') === '0'")
 
 
 def reset(page: Any) -> None:
@@ -363,10 +369,12 @@ def test_api_keys(page: Any, key: dict[str, str]) -> None:
     """The keys of the signed-in key's groups: listed without secrets, one made (its
     secret shown once), one the key may not make refused, the new one revoked."""
     go(page, "Manage")
-    own = f"key {key['key_id']}"
+    own = f"key {key['key_id']}, groups {GROUP}"
     page.wait_for_function("([k]) => document.getElementById('keys-list').textContent"
                            ".includes(k)", arg=[own])
     assert key["secret_key"] not in (page.locator("#screen-manage").text_content() or "")
+    assert "(the key signed in now)" in (page.locator("#keys-list li", has_text=own)
+                                         .text_content() or "")
     # a group the key does not hold: the API's refusal is shown
     reset(page)
     page.fill("#key-groups", "elsewhere")

@@ -105,8 +105,24 @@
     return env.result || {};
   }
 
+  // How much work is in flight, on <body data-pending> (0: the page is idle; the
+  // browser tests wait for it).
+  let pending = 0;
+  function track(promise) {
+    pending += 1;
+    document.body.dataset.pending = String(pending);
+    return Promise.resolve(promise).finally(() => {
+      pending -= 1;
+      document.body.dataset.pending = String(pending);
+    });
+  }
+
   // Run an action, showing its API error (or any error) in the alert region.
-  async function guarded(label, action) {
+  function guarded(label, action) {
+    return track(guardedRun(label, action));
+  }
+
+  async function guardedRun(label, action) {
     clearError();
     status(label + "...");
     try {
@@ -223,8 +239,8 @@
       else b.removeAttribute("aria-current");
     }
     clearError();
-    if (name === "recognise") loadGroupChoices();
-    if (name === "manage") loadGroups();
+    if (name === "recognise") track(loadGroupChoices());
+    if (name === "manage") track(loadGroups());
   }
 
   // ---------------------------------------------------------------- detect
@@ -737,7 +753,10 @@
     return img;
   }
 
+  let usersShown = 0;  // the latest loadUsers: an older one still in flight is dropped
+
   async function loadUsers(g) {
+    const mine = ++usersShown;
     currentGroup = g;
     $("enrol-group").value = g;
     for (const b of document.querySelectorAll("#manage-groups button.link")) {
@@ -756,7 +775,7 @@
       }
       return out;
     });
-    if (!users) return;
+    if (!users || mine !== usersShown) return;
     const ul = $("manage-users");
     ul.textContent = "";
     if (!users.length) ul.textContent = "No user in " + g + ".";
@@ -877,8 +896,19 @@
 
   // API keys: those whose groups are all the signed-in key's own (the service
   // decides which); secrets are never listed, a new key's secret is shown once.
+  // The signed-in key's id (the first 12 hex digits of SHA-256 of the api_key, as
+  // the service makes it), to mark it in the list; "" where the browser gives no
+  // crypto.subtle (a page not served from 127.0.0.1/localhost or over https).
+  async function ownKeyId() {
+    const key = store.getItem("faceprint.key") || "";
+    if (!key || !window.crypto || !window.crypto.subtle) return "";
+    const digest = await window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+    return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, 12);
+  }
+
   async function loadKeys() {
     const ul = $("keys-list");
+    const own = await ownKeyId().catch(() => "");
     let keys;
     try {
       keys = (await call("/faceprint/key/getlist", {})).key_list || [];
@@ -897,21 +927,27 @@
       const p = document.createElement("p");
       p.textContent = (k.name || "(no name)") + ": key " + k.key_id + ", groups " +
         k.groups.join(", ") + ", scopes " + k.scopes.join(", ") + ", made " +
-        k.created.slice(0, 10) + (k.revoked ? ", revoked " + k.revoked.slice(0, 10) : "");
+        k.created.slice(0, 10) + (k.revoked ? ", revoked " + k.revoked.slice(0, 10) : "") +
+        (k.key_id === own ? " (the key signed in now)" : "");
       li.append(p);
       if (!k.revoked) {
-        li.append(button("Revoke", "Revoke key " + k.key_id + (k.name ? " (" + k.name + ")" : ""), () => revokeKey(k)));
+        li.append(button("Revoke", "Revoke key " + k.key_id + (k.name ? " (" + k.name + ")" : ""), () => revokeKey(k, k.key_id === own)));
         li.lastChild.className = "danger small";
       }
       ul.append(li);
     }
   }
 
-  async function revokeKey(k) {
+  async function revokeKey(k, self) {
     if (!window.confirm("Revoke key " + k.key_id + (k.name ? " (" + k.name + ")" : "") +
-      "? Every client using it stops working at once. This cannot be undone.")) return;
+      "? Every client using it stops working at once" +
+      (self ? ", this console too (it is the key signed in now)" : "") +
+      ". This cannot be undone.")) return;
     const ok = await guarded("Revoking key " + k.key_id, () => call("/faceprint/key/delete", { key_id: k.key_id }));
-    if (ok !== undefined) { await loadKeys(); status("Key " + k.key_id + " revoked."); }
+    if (ok === undefined) return;
+    if (self) { signOut(); status("Key " + k.key_id + " revoked: signed out."); return; }
+    await loadKeys();
+    status("Key " + k.key_id + " revoked.");
   }
 
   async function onKeyAdd(e) {
