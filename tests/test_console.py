@@ -120,6 +120,12 @@ def go(page: Any, screen: str) -> None:
     page.get_by_role("button", name=screen, exact=True).click()
     page.wait_for_selector(f"#screen-{screen.lower()}:not([hidden])")
     assert page.evaluate("document.activeElement.id") == f"h-{screen.lower()}"
+    idle(page)
+
+
+def idle(page: Any) -> None:
+    """Wait until the page has no work in flight (its ``data-pending`` counter)."""
+    page.wait_for_function("(document.body.dataset.pending || '0') === '0'")
 
 
 def reset(page: Any) -> None:
@@ -195,6 +201,9 @@ def test_detect_group_photo(page: Any, photos_dir: Path) -> None:
     details = page.locator("#detect-details").text_content() or ""
     assert "face_probability" in details and "angle" in details and "location" in details
     assert "landmark" in details
+    # faceprint's five landmarks (drawn large) beside the cloud shape's four
+    five = details.split("landmark5")[1].split("landmark72")[0]
+    assert five.count("(") == 5, details
     check_a11y(page, "detect")
     shoot(page, "detect")
 
@@ -256,6 +265,14 @@ def test_enrol_then_manage(page: Any, lfw_dir: Path) -> None:
     assert error_text(page) == ""
     who = page.locator("#manage-users .who").first.text_content() or ""
     assert who.startswith(name) and "2 faces" in who
+    # each face is shown by its stored thumbnail (a JPEG the browser decoded)
+    thumbs = page.locator("#manage-users img.thumb")
+    assert thumbs.count() == 2
+    page.wait_for_function("Array.from(document.querySelectorAll('#manage-users img.thumb'))"
+                           ".every((i) => i.complete && i.naturalWidth > 0)", timeout=10_000)
+    assert page.evaluate("Array.from(document.querySelectorAll('#manage-users img.thumb'))"
+                         ".every((i) => i.naturalWidth >= 48 && i.naturalWidth <= 96)")
+    assert thumbs.first.get_attribute("alt") == f"face 1 of {name}"
     check_a11y(page, "manage")
     shoot(page, "manage")
 
@@ -270,12 +287,19 @@ def test_recognise(page: Any, lfw_dir: Path, photos_dir: Path) -> None:
     first = page.locator("#recognise-results li").first
     text = first.text_content() or ""
     assert text.startswith(f"Face 1: Recognized as {name.replace('_', ' ')}"), text
-    score = float(text.split("score ")[1].split(",")[0].rstrip(")"))
-    assert score >= 80
-    # the slider redraws from the scores already returned: above the score -> unknown
-    page.locator("#recognise-threshold").fill(str(min(100.0, score + 1)))
+    distance = float(text.split("distance ")[1].split(" ")[0])
+    threshold = float(text.split("\u2264 ")[1].split(" ")[0])
+    score = float(text.split("score ")[1].rstrip(")"))
+    assert distance <= threshold and score >= 80, text
+    # the slider starts at the service's threshold, in the embedder's metric
+    assert float(page.locator("#recognise-threshold").input_value()) == pytest.approx(
+        threshold, abs=1e-3)
+    assert "euclidean" in text or "cosine" in text
+    # the slider redraws from the distances already returned: below the distance ->
+    # unknown
+    page.locator("#recognise-threshold").fill(str(round(distance * 0.9, 4)))
     assert (first.text_content() or "").startswith("Face 1: unknown (closest:")
-    page.locator("#recognise-threshold").fill("80")
+    page.locator("#recognise-threshold").fill(str(threshold))
     assert "Recognized as" in (first.text_content() or "")
     check_a11y(page, "recognise")
     shoot(page, "recognise")
@@ -296,12 +320,14 @@ def test_compare(page: Any, lfw_dir: Path) -> None:
     wait_done(page, "Compare")
     assert error_text(page) == ""
     verdict = page.locator("#compare-verdict").text_content() or ""
-    assert verdict.startswith("Same person: score "), verdict
-    score = float(verdict.split("score ")[1].split(" ")[0].rstrip(","))
-    # the slider redraws the verdict from the score already returned
-    page.locator("#compare-threshold").fill(str(min(100.0, score + 1)))
+    assert verdict.startswith("Same person: distance "), verdict
+    distance = float(verdict.split("distance ")[1].split(" ")[0])
+    threshold = float(verdict.split("threshold ")[1].split(" ")[0])
+    assert distance <= threshold
+    # the slider redraws the verdict from the distance already returned
+    page.locator("#compare-threshold").fill(str(round(distance * 0.9, 4)))
     assert (page.locator("#compare-verdict").text_content() or "").startswith("Different")
-    page.locator("#compare-threshold").fill("80")
+    page.locator("#compare-threshold").fill(str(threshold))
     assert (page.locator("#compare-verdict").text_content() or "").startswith("Same person")
     check_a11y(page, "compare")
     shoot(page, "compare")
@@ -337,6 +363,51 @@ def test_rename(page: Any) -> None:
     assert error_text(page) == ""
     who = page.locator("#manage-users .who").first.text_content() or ""
     assert who == f"{RENAMED} (General Powell): 2 faces", who
+
+
+def test_api_keys(page: Any, key: dict[str, str]) -> None:
+    """The keys of the signed-in key's groups: listed without secrets, one made (its
+    secret shown once), one the key may not make refused, the new one revoked."""
+    go(page, "Manage")
+    own = f"key {key['key_id']}, groups {GROUP}"
+    page.wait_for_function("([k]) => document.getElementById('keys-list').textContent"
+                           ".includes(k)", arg=[own])
+    assert key["secret_key"] not in (page.locator("#screen-manage").text_content() or "")
+    assert "(the key signed in now)" in (page.locator("#keys-list li", has_text=own)
+                                         .text_content() or "")
+    # a group the key does not hold: the API's refusal is shown
+    reset(page)
+    page.fill("#key-groups", "elsewhere")
+    page.click("#key-add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('error').textContent !== ''")
+    assert error_text(page).startswith("Creating a key failed. API error 6:"), error_text(page)
+    reset(page)
+    page.fill("#key-name", "front desk")
+    page.fill("#key-groups", GROUP)
+    page.click("#key-add-form button[type=submit]")
+    page.wait_for_function("document.getElementById('status').textContent.includes('created')"
+                           " || document.getElementById('error').textContent !== ''")
+    assert error_text(page) == ""
+    secret = page.locator("#key-new-secret").text_content() or ""
+    assert len(secret) > 20 and page.locator("#key-new").is_visible()
+    item = page.locator("#keys-list li", has_text="front desk")
+    page.wait_for_function("document.getElementById('keys-list').textContent"
+                           ".includes('front desk')")
+    assert secret not in (page.locator("#keys-list").text_content() or "")
+    assert "scopes detect, search" in (item.text_content() or "")
+    check_a11y(page, "manage (keys)")
+    page.locator("#key-new").scroll_into_view_if_needed()
+    shoot(page, "manage-keys")
+    # revoke it (the confirmation is accepted by the page fixture)
+    reset(page)
+    item.get_by_role("button", name="Revoke").click()
+    page.wait_for_function("document.getElementById('status').textContent.includes('revoked')"
+                           " || document.getElementById('error').textContent !== ''")
+    assert error_text(page) == ""
+    assert "revoked" in (page.locator("#keys-list li", has_text="front desk").text_content()
+                         or "")
+    assert page.locator("#keys-list li", has_text="front desk").get_by_role(
+        "button", name="Revoke").count() == 0
 
 
 def test_delete_person(page: Any) -> None:

@@ -104,18 +104,21 @@ class Gallery:
                          sources: Sequence[str | None] | None = None,
                          boxes: Sequence[Box | None] | None = None,
                          qualities: Sequence[float | None] | None = None,
-                         create: bool = True, user_info: dict[str, object] | None = None
+                         create: bool = True, user_info: dict[str, object] | None = None,
+                         thumbnails: Sequence[bytes | None] | None = None
                          ) -> list[FaceRecord]:
-        """Store faces of a user (made if missing when ``create``) in one transaction."""
+        """Store faces of a user (made if missing when ``create``) in one transaction;
+        ``thumbnails``: a small JPEG per face, kept where the store keeps them."""
         vecs = check_vectors(vectors)
         n = len(vecs)
         srcs = list(sources) if sources is not None else [None] * n
         bxs = list(boxes) if boxes is not None else [None] * n
         qs = list(qualities) if qualities is not None else [None] * n
-        if len(srcs) != n or len(bxs) != n or len(qs) != n:
-            raise GalleryError("sources, boxes and qualities must match the number of "
-                               "embeddings")
-        faces = [NewFace(v, s, b, q) for v, s, b, q in zip(vecs, srcs, bxs, qs)]
+        ths = list(thumbnails) if thumbnails is not None else [None] * n
+        if len(srcs) != n or len(bxs) != n or len(qs) != n or len(ths) != n:
+            raise GalleryError("sources, boxes, qualities and thumbnails must match the "
+                               "number of embeddings")
+        faces = [NewFace(v, s, b, q, t) for v, s, b, q, t in zip(vecs, srcs, bxs, qs, ths)]
         records = self.store.add_faces(group, user_id, embedder, faces, create=create,
                                        user_info=user_info)
         self._synced()
@@ -125,6 +128,12 @@ class Gallery:
         record = self.store.delete_face(face)
         self._synced()
         return record
+
+    def thumbnails(self, face_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored JPEG thumbnails of faces, by face id; faces without one (and every
+        face of a store that keeps none: Milvus) are left out."""
+        get = getattr(self.store, "thumbnails", None)
+        return get(face_ids) if get is not None else {}
 
     def get_face(self, face: str | int) -> FaceRecord:
         return self.store.face(face)

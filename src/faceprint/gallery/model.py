@@ -100,6 +100,7 @@ class NewFace:
     source: str | None = None
     box: Box | None = None
     quality: float | None = None
+    thumbnail: bytes | None = None  # a small JPEG (kept by the SQLite store only)
 
 
 def check_new_faces(user_id: str, faces: Sequence[NewFace],
@@ -116,10 +117,11 @@ def check_new_faces(user_id: str, faces: Sequence[NewFace],
 
 def records_checksum(rows: Iterable[dict[str, object]]) -> str:
     """A digest of a store's :meth:`Store.dump` (every record and vector), for "nothing
-    changed" checks."""
+    changed" checks. A face's ``thumbnail`` (a picture kept by the SQLite store only)
+    is left out, so that the same records in two backends have the same digest."""
     h = hashlib.sha256()
     for row in rows:
-        h.update(repr(sorted(row.items())).encode())
+        h.update(repr(sorted((k, v) for k, v in row.items() if k != "thumbnail")).encode())
     return h.hexdigest()
 
 

@@ -3,7 +3,10 @@
 The Parquet file is one table, one row per record (``kind`` = group, user or
 face), in the store's order; vectors are the float32 little-endian bytes of the
 store (so a round trip is bit for bit), user_info the canonical JSON text, face
-tokens and creation times kept. The file's metadata says the format version.
+tokens and creation times kept, and a face's ``thumbnail`` (its small JPEG) where
+the source keeps one (the SQLite store; null from Milvus, which keeps none, and
+absent from exports written before thumbnails existed, which still import). The
+file's metadata says the format version.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .core import Gallery
 FORMAT = "faceprint-gallery/1"
 COLUMNS = ("kind", "group_id", "group_created", "user_id", "user_info", "user_created",
            "face_token", "embedder", "dim", "vector", "source", "box", "quality",
-           "face_created")
+           "face_created", "thumbnail")
 
 
 def _pa() -> Any:
@@ -35,7 +38,7 @@ def _pa() -> Any:
 
 def _schema(pa: Any) -> Any:
     s, i, b, f = pa.string(), pa.int32(), pa.binary(), pa.float64()
-    types = {"dim": i, "vector": b, "quality": f}
+    types = {"dim": i, "vector": b, "quality": f, "thumbnail": b}
     return pa.schema([(c, types.get(c, s)) for c in COLUMNS],
                      metadata={b"format": FORMAT.encode()})
 

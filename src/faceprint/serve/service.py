@@ -14,6 +14,7 @@ in between. 80 is the score the cloud API recommends as its match threshold, so
 
 from __future__ import annotations
 
+import io
 import secrets
 import threading
 from collections.abc import Sequence
@@ -23,10 +24,11 @@ import numpy as np
 
 from ..errors import FaceLimitError, FaceNotFoundError, GalleryError, NoFaceError
 from ..gallery import Gallery, open_gallery
+from ..gallery.model import check_group_id
 from ..pipeline import Pipeline
 from ..types import Face, FaceRecord, Group, Match, User
 from .config import ServeConfig
-from .keys import ApiKey, KeyStore, PermissionDenied
+from .keys import ALL_GROUPS, SCOPES, ApiKey, KeyStore, NewKey, PermissionDenied, parse_list
 
 
 def score_from_distance(distance: float, threshold: float) -> float:
@@ -50,6 +52,46 @@ class Found:
     token: str
     image_size: tuple[int, int]  # (width, height)
     landmarks68: np.ndarray | None = None
+    thumbnail: bytes | None = None  # a small JPEG of the face (enrolment only)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """How close two faces are: the score and what it is made of."""
+
+    score: float  # 0-100 (score_from_distance)
+    distance: float  # in the embedder's own metric
+    threshold: float  # the embedder's calibrated threshold, same metric
+    metric: str
+
+    def fields(self) -> dict[str, object]:
+        """The extra fields both API shapes add beside their own score."""
+        return {"distance": round(self.distance, 6), "threshold": round(self.threshold, 6),
+                "metric": self.metric}
+
+
+#: the longest side of a stored face thumbnail, in pixels
+THUMBNAIL_SIZE = 96
+
+
+def face_thumbnail(image: np.ndarray, face: Face, size: int = THUMBNAIL_SIZE) -> bytes | None:
+    """A small JPEG of a face: the square around its box with a fifth of margin,
+    clipped to the image, at most ``size`` pixels a side (a few KB)."""
+    from PIL import Image
+
+    b = face.box
+    side = max(b.width, b.height) * 1.4
+    cx, cy = b.left + b.width / 2.0, b.top + b.height / 2.0
+    h, w = image.shape[:2]
+    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    x1, y1 = min(w, int(cx + side / 2) + 1), min(h, int(cy + side / 2) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None  # a box outside the image: no picture
+    crop = Image.fromarray(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    crop.thumbnail((size, size))
+    out = io.BytesIO()
+    crop.convert("RGB").save(out, format="JPEG", quality=80)
+    return out.getvalue()
 
 
 class Service:
@@ -97,15 +139,24 @@ class Service:
     def score(self, distance: float) -> float:
         return score_from_distance(distance, self.threshold)
 
+    def similarity(self, distance: float) -> Similarity:
+        """The score of a distance with the distance, threshold and metric behind it
+        (what both API shapes return beside their own score)."""
+        return Similarity(self.score(distance), float(distance), float(self.threshold),
+                          str(self.metric))
+
     # -- detection -------------------------------------------------------------------
     def find_faces(self, key: ApiKey, image: bytes, *, max_faces: int = 1, embed: bool = False,
                    landmarks68: bool = False, remember: bool = False,
-                   scope: str = "detect", attributes: Sequence[str] = ()) -> list[Found]:
+                   scope: str = "detect", attributes: Sequence[str] = (),
+                   thumbnails: bool | None = None) -> list[Found]:
         """Faces of an image, largest first, at most ``max_faces``; with embeddings when
         ``embed``; with the ``attributes`` asked for (:mod:`faceprint.attributes`
         names) in each ``Face.attributes``; ``remember`` keeps the embeddings under
         fresh face tokens for a day (the cloud shape's detect tokens, usable as
-        FACE_TOKEN by the same key)."""
+        FACE_TOKEN by the same key); ``thumbnails`` (by default: for the ``manage``
+        scope, i.e. enrolment, in both API shapes) adds each face's small JPEG
+        (:func:`face_thumbnail`), which enrolment stores beside the face."""
         key.require(scope)
         pipe = self.pipeline
         array = pipe.load(image)
@@ -123,7 +174,10 @@ class Service:
             f.landmarks68.as_array() if landmarks68 and f.landmarks68 is not None else None
             for f in faces]
         h, w = array.shape[:2]
-        return [Found(f, None if vectors is None else vectors[i], tokens[i], (w, h), shapes[i])
+        if thumbnails is None:
+            thumbnails = scope == "manage"
+        return [Found(f, None if vectors is None else vectors[i], tokens[i], (w, h), shapes[i],
+                      face_thumbnail(array, f) if thumbnails else None)
                 for i, f in enumerate(faces)]
 
     def largest_face(self, key: ApiKey, image: bytes, scope: str,
@@ -199,8 +253,8 @@ class Service:
     # -- users and faces -------------------------------------------------------------------
     def add_faces(self, key: ApiKey, group_id: str, user_id: str, vectors: np.ndarray, *,
                   boxes: list[Face] | None = None, user_info: dict[str, object] | None = None,
-                  create: bool = True, replace: bool = False, source: str | None = None
-                  ) -> list[FaceRecord]:
+                  create: bool = True, replace: bool = False, source: str | None = None,
+                  thumbnails: Sequence[bytes | None] | None = None) -> list[FaceRecord]:
         """Store faces of a user (one transaction, committed before this returns);
         ``replace`` first removes the user's other faces (same transaction is not
         possible across the store's API: the new faces are added first, then the old
@@ -221,7 +275,8 @@ class Service:
         records = self.gallery.add_face_records(
             user_id, self.embedder, vectors, group=group_id, create=create,
             boxes=[f.box for f in boxes] if boxes else None,
-            sources=[source] * len(vectors) if source else None, user_info=user_info)
+            sources=[source] * len(vectors) if source else None, user_info=user_info,
+            thumbnails=thumbnails)
         for r in old:
             self.gallery.delete_face(r.face_token)
         return records
@@ -242,6 +297,14 @@ class Service:
         return self.gallery.update_user(user_id, group=group_id, user_info=user_info,
                                         new_user_id=new_user_id)
 
+    def rename_user(self, key: ApiKey, group_id: str, user_id: str, new_user_id: str | None,
+                    user_info: dict[str, object] | None = None) -> User:
+        """A new user id and/or user_info for a user, faces and tokens kept: one store
+        transaction, so a failure (the new id taken) leaves the user as it was."""
+        key.require("manage", [group_id])
+        return self.gallery.update_user(user_id, group=group_id, user_info=user_info,
+                                        new_user_id=new_user_id)
+
     def users_of(self, key: ApiKey, group_id: str) -> list[User]:
         key.require("search", [group_id])
         return self.gallery.users(group_id)
@@ -257,6 +320,52 @@ class Service:
     def list_faces(self, key: ApiKey, group_id: str, user_id: str) -> list[FaceRecord]:
         key.require("search", [group_id])
         return self.gallery.list_faces(user_id, group=group_id)
+
+    def thumbnails(self, key: ApiKey, records: Sequence[FaceRecord]) -> dict[int, bytes]:
+        """The stored JPEG thumbnails of faces the key may see, by face id (a store
+        that keeps none, such as Milvus, gives none)."""
+        key.require("search", sorted({r.group_id for r in records}))
+        return self.gallery.thumbnails([r.id for r in records])
+
+    # -- API keys of the caller's groups ---------------------------------------------------
+    @staticmethod
+    def _manages(key: ApiKey, other: ApiKey) -> bool:
+        """Whether ``key`` manages ``other``: every group of ``other`` is one of its own
+        (every group, "*", only for a key of every group)."""
+        return all(key.sees(g) for g in other.groups) and (
+            ALL_GROUPS not in other.groups or ALL_GROUPS in key.groups)
+
+    def list_keys(self, key: ApiKey) -> list[ApiKey]:
+        """The keys (never their secrets) whose groups are all the caller's own."""
+        key.require("manage")
+        return [k for k in self.keys.list_keys() if self._manages(key, k)]
+
+    def create_key(self, key: ApiKey, groups: Sequence[str], scopes: Sequence[str],
+                   name: str = "") -> NewKey:
+        """A new key of some of the caller's groups with some of its scopes (never
+        more than its own); the secret is in the answer only."""
+        key.require("manage")
+        group_t = parse_list(list(groups), "group")
+        scope_t = parse_list(list(scopes), "scope", SCOPES)
+        for g in group_t:
+            if g != ALL_GROUPS:
+                check_group_id(g)
+        probe = ApiKey("", group_t, scope_t)
+        if not self._manages(key, probe):
+            raise PermissionDenied("a key may only be made for the signed-in key's own "
+                                   "groups")
+        extra = [s for s in scope_t if not key.can(s)]
+        if extra:
+            raise PermissionDenied(f"a key may not be given scopes the signed-in key lacks "
+                                   f"({', '.join(extra)})")
+        return self.keys.create(group_t, scope_t, name)
+
+    def revoke_key(self, key: ApiKey, key_id: str) -> ApiKey:
+        key.require("manage")
+        for k in self.keys.list_keys():
+            if k.key_id == key_id and self._manages(key, k):
+                return self.keys.revoke(key_id)
+        raise PermissionDenied(f"no key {key_id!r} of this key's groups")
 
     def face(self, key: ApiKey, token: str) -> FaceRecord:
         key.require("search")

@@ -10,6 +10,9 @@ Layout (schema version 2)::
           vector BLOB (float32, little-endian), source, box JSON [l, t, w, h],
           quality, created)
     changes(seq AUTOINCREMENT, face_id, added)   filled by triggers on faces
+    thumbnails(face_id -> faces ON DELETE CASCADE, jpeg BLOB)   a small picture of
+          each face enrolled through the service (optional; added to older schema-2
+          files when they are opened, see _THUMBNAILS)
 
 The change log is written by triggers, so no writer can forget it: an index
 that reflects change ``seq`` catches up by replaying the later entries.
@@ -113,6 +116,17 @@ END
 """
 
 
+# The face thumbnails' side table: additive, so it needs no new schema version (a
+# faceprint that does not know it leaves it alone, and the cascade still removes a
+# deleted face's picture); made when missing each time a file is opened.
+_THUMBNAILS = """
+CREATE TABLE IF NOT EXISTS thumbnails (
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    jpeg BLOB NOT NULL
+)
+"""
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -193,6 +207,12 @@ class SqliteStore:
                 raise GalleryError(f"{self.path}: a schema-1 gallery (run `faceprint gallery "
                                    "migrate` or open it to migrate it)")
             self._migrate_from_1()
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'thumbnails'").fetchone():
+            try:
+                with self._write() as cur:
+                    cur.execute(_THUMBNAILS)
+            except sqlite3.OperationalError:
+                pass  # a read-only file: no thumbnails (thumbnails() answers none)
 
     def _create(self) -> None:
         with self._write() as cur:
@@ -422,12 +442,15 @@ class SqliteStore:
                 raise DuplicateError(f"a person named {uid!r} already exists in group "
                                      f"{dst_group!r}") from None
             new_ref = int(cur.lastrowid or 0)
-            rows = cur.execute("SELECT embedder, dim, vector, source, box, quality, created "
-                               "FROM faces WHERE user_ref = ? ORDER BY id", (ref,)).fetchall()
-            for row in rows:
+            rows = cur.execute("SELECT id, embedder, dim, vector, source, box, quality, "
+                               "created FROM faces WHERE user_ref = ? ORDER BY id",
+                               (ref,)).fetchall()
+            for old_id, *row in rows:
                 cur.execute("INSERT INTO faces(face_token, user_ref, embedder, dim, vector, "
                             "source, box, quality, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (new_token(), new_ref, *row))
+                cur.execute("INSERT INTO thumbnails(face_id, jpeg) SELECT ?, jpeg FROM "
+                            "thumbnails WHERE face_id = ?", (int(cur.lastrowid or 0), old_id))
         return self.user(dst_group, uid)
 
     def delete_user(self, group_id: str, user_id: str) -> int:
@@ -481,6 +504,9 @@ class SqliteStore:
                             (new_token(), ref, embedder, int(vecs.shape[1]),
                              vec.astype("<f4").tobytes(), face.source, box, quality, stamp))
                 ids.append(int(cur.lastrowid or 0))
+                if face.thumbnail:
+                    cur.execute("INSERT INTO thumbnails(face_id, jpeg) VALUES (?, ?)",
+                                (ids[-1], bytes(face.thumbnail)))
             marks = ",".join("?" * len(ids))
             rows = cur.execute(self._FACE_SQL + f"WHERE f.id IN ({marks}) ORDER BY f.id",
                                ids).fetchall()
@@ -511,6 +537,20 @@ class SqliteStore:
         ref = self._user_row(None, group_id, user_id)[0]
         return [self._face(r) for r in self._q(self._FACE_SQL + "WHERE f.user_ref = ? "
                                                 "ORDER BY f.id", (ref,))]
+
+    def thumbnails(self, face_ids: Sequence[int]) -> dict[int, bytes]:
+        """The JPEG thumbnails of faces, by face id (faces without one left out)."""
+        ids = sorted({int(i) for i in face_ids})
+        out: dict[int, bytes] = {}
+        try:
+            for start in range(0, len(ids), 900):
+                part = ids[start:start + 900]
+                for fid, jpeg in self._q("SELECT face_id, jpeg FROM thumbnails WHERE face_id "
+                                         f"IN ({','.join('?' * len(part))})", part):
+                    out[int(fid)] = bytes(jpeg)
+        except sqlite3.OperationalError:
+            return {}  # a read-only file opened before thumbnails existed
+        return out
 
     def count_faces(self, embedder: str | None = None, group_id: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM faces f"
@@ -613,16 +653,17 @@ class SqliteStore:
         while True:
             rows = self._q(
                 "SELECT f.id, g.group_id, u.user_id, f.face_token, f.embedder, f.dim, f.vector, "
-                "f.source, f.box, f.quality, f.created FROM faces f JOIN users u ON "
-                "u.id = f.user_ref JOIN groups g ON g.id = u.group_ref WHERE f.id > ? "
-                "ORDER BY f.id LIMIT 10000", (last,))
+                "f.source, f.box, f.quality, f.created, t.jpeg FROM faces f JOIN users u ON "
+                "u.id = f.user_ref JOIN groups g ON g.id = u.group_ref LEFT JOIN thumbnails t "
+                "ON t.face_id = f.id WHERE f.id > ? ORDER BY f.id LIMIT 10000", (last,))
             if not rows:
                 return
             last = int(rows[-1][0])
-            for _, gid, uid, token, emb, dim, vec, src, box, quality, created in rows:
+            for _, gid, uid, token, emb, dim, vec, src, box, quality, created, jpeg in rows:
                 yield {"kind": "face", "group_id": gid, "user_id": uid, "face_token": token,
                        "embedder": emb, "dim": int(dim), "vector": bytes(vec), "source": src,
-                       "box": box, "quality": quality, "face_created": created}
+                       "box": box, "quality": quality, "face_created": created,
+                       "thumbnail": None if jpeg is None else bytes(jpeg)}
 
     def load(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert dumped rows (groups, users, faces keeping their tokens and times) in
@@ -671,6 +712,9 @@ class SqliteStore:
                     except sqlite3.IntegrityError:
                         raise DuplicateError(f"face {r['face_token']} already exists"
                                              ) from None
+                    if r.get("thumbnail"):
+                        cur.execute("INSERT INTO thumbnails(face_id, jpeg) VALUES (?, ?)",
+                                    (int(cur.lastrowid or 0), bytes(r["thumbnail"])))
                     added += 1
             dims = cur.execute("SELECT embedder, COUNT(DISTINCT dim) FROM faces "
                                "GROUP BY embedder HAVING COUNT(DISTINCT dim) > 1").fetchall()

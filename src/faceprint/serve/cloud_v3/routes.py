@@ -28,6 +28,7 @@ from ...errors import (
     GroupNotFoundError,
     ImageError,
     NoFaceError,
+    UsageError,
     UserNotFoundError,
 )
 from ...gallery.model import check_group_id
@@ -317,11 +318,14 @@ def face_json(found: Found, fields: list[str]) -> dict[str, Any]:
             continue
         if name == "landmark":
             if f.landmarks is None:
-                out["landmark"] = None
+                out["landmark"] = out["landmark5"] = None
             else:
                 p = f.landmarks.as_array()  # five: eyes, nose, mouth corners
                 mouth = (p[3] + p[4]) / 2.0
                 out["landmark"] = _points([p[0], p[1], p[2], mouth])
+                # faceprint's extra field: its own five points (the mouth's corners
+                # where that API's four have the mouth's centre)
+                out["landmark5"] = _points(p[:5])
         elif name == "landmark72":
             # dlib's 68-point iBUG layout (not that API's 72-point one): landmark72_layout says
             out["landmark72"] = (_points(found.landmarks68) if found.landmarks68 is not None
@@ -419,12 +423,13 @@ def _user_list(svc: Service, key: ApiKey, data: dict[str, Any], vector: Any, gro
     matches = svc.search(key, vector, groups, k)
     out = []
     for m in matches:
-        score = svc.score(m.distance)
-        if score < threshold:
+        sim = svc.similarity(m.distance)
+        if sim.score < threshold:
             continue
         user = svc.get_user(key, m.group_id, m.name)
         out.append({"group_id": m.group_id, "user_id": m.name,
-                    "user_info": info_text(user.user_info), "score": round(score, 4)})
+                    "user_info": info_text(user.user_info), "score": round(sim.score, 4),
+                    **sim.fields()})
     return out
 
 
@@ -436,8 +441,9 @@ def op_search(svc: Service, key: ApiKey, data: dict[str, Any]) -> dict[str, Any]
     if "user_id" in data:
         uid = user_id(data)
         matches = [m for m in svc.search(key, vector, groups, 50) if m.name == uid]
-        users = [{"group_id": m.group_id, "user_id": m.name, "score":
-                  round(svc.score(m.distance), 4), "user_info": ""} for m in matches[:1]]
+        sims = [svc.similarity(m.distance) for m in matches[:1]]
+        users = [{"group_id": m.group_id, "user_id": m.name, "score": round(sim.score, 4),
+                  "user_info": "", **sim.fields()} for m, sim in zip(matches, sims)]
     else:
         users = _user_list(svc, key, data, vector, groups, k)
         if not users:
@@ -475,8 +481,9 @@ def op_match(svc: Service, key: ApiKey, data: list[Any]) -> dict[str, Any]:
         vector, _found, token = query_vector(svc, key, item, "search")
         vectors.append(vector)
         tokens.append(token)
-    score = svc.score(svc.distance(vectors[0], vectors[1]))
-    return {"score": round(score, 4), "face_list": [{"face_token": t} for t in tokens]}
+    sim = svc.similarity(svc.distance(vectors[0], vectors[1]))
+    return {"score": round(sim.score, 4), **sim.fields(),
+            "face_list": [{"face_token": t} for t in tokens]}
 
 
 def op_user_add(svc: Service, key: ApiKey, data: dict[str, Any],
@@ -502,7 +509,8 @@ def op_user_add(svc: Service, key: ApiKey, data: dict[str, Any],
         svc.get_user(key, gid, uid)  # 223103 when missing
     records = svc.add_faces(key, gid, uid, vector[None], boxes=[found.face] if found else None,
                             user_info=info, replace=update or action == "REPLACE",
-                            source="cloud_v3")
+                            source="cloud_v3",
+                            thumbnails=[found.thumbnail] if found else None)
     out: dict[str, Any] = {"face_token": records[0].face_token}
     if found is not None:
         out["location"] = location(found)
@@ -552,8 +560,70 @@ def op_face_delete(svc: Service, key: ApiKey, data: dict[str, Any]) -> None:
 
 def op_face_getlist(svc: Service, key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
     faces = svc.list_faces(key, group_id(data), user_id(data))
-    return {"face_list": [{"face_token": f.face_token, "ctime": f.created.replace("T", " ")
-                           .rstrip("Z")[:19]} for f in faces]}
+    pictures = svc.thumbnails(key, faces)
+    out = []
+    for f in faces:
+        item = {"face_token": f.face_token, "ctime": f.created.replace("T", " ")
+                .rstrip("Z")[:19]}
+        if f.id in pictures:  # faceprint's extra field: the face's small JPEG, base64
+            item["thumbnail"] = base64.b64encode(pictures[f.id]).decode("ascii")
+        out.append(item)
+    return {"face_list": out}
+
+
+# -- faceprint's own endpoints in this shape (/rest/2.0/face/v3/faceprint/...) -------------
+def op_user_rename(svc: Service, key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
+    """A new user id and/or user_info, faces and face tokens kept, in one transaction."""
+    gid, uid = group_id(data), user_id(data)
+    new = data.get("new_user_id")
+    if new is not None:
+        new = user_id({"user_id": new})
+    info = user_info(data)
+    if new is None and info is None:
+        raise BadRequest("param[new_user_id] is null: give new_user_id or user_info",
+                         code=222001)
+    user = svc.rename_user(key, gid, uid, new, info)
+    return {"group_id": user.group_id, "user_id": user.user_id,
+            "user_info": info_text(user.user_info)}
+
+
+def _key_json(k: ApiKey) -> dict[str, Any]:
+    return {"key_id": k.key_id, "name": k.name, "groups": list(k.groups),
+            "scopes": list(k.scopes), "created": k.created, "revoked": k.revoked}
+
+
+def _names(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name)
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) \
+            or not 0 < len(value) <= 100 or sum(len(v) for v in value) > 10_000:
+        raise BadRequest(f"param[{name}] format error: a comma-separated list", code=216100)
+    return [v.strip() for v in value if v.strip()]
+
+
+def op_key_getlist(svc: Service, key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
+    return {"key_list": [_key_json(k) for k in svc.list_keys(key)]}
+
+
+def op_key_add(svc: Service, key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
+    name = data.get("name", "")
+    if not isinstance(name, str) or len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise BadRequest("param[name] format error: text of at most 200 characters",
+                         code=216100)
+    try:
+        new = svc.create_key(key, _names(data, "groups"), _names(data, "scopes"), name)
+    except (UsageError, GalleryError) as exc:
+        raise BadRequest(f"invalid param: {exc}", code=216100) from None
+    return {**_key_json(new.key), "api_key": new.api_key, "secret_key": new.secret_key}
+
+
+def op_key_delete(svc: Service, key: ApiKey, data: dict[str, Any]) -> dict[str, Any]:
+    kid = req_str(data, "key_id", 216100, limit=64)
+    try:
+        return _key_json(svc.revoke_key(key, kid))
+    except UsageError as exc:
+        raise BadRequest(f"invalid param: {exc}", code=216100) from None
 
 
 def _page(data: dict[str, Any], items: list[str]) -> list[str]:
@@ -609,6 +679,14 @@ _route("/faceset/group/delete", op_group_delete, "Delete a group", schema.GroupR
 _route("/faceset/group/getlist", op_group_getlist, "The key's groups", schema.PageRequest)
 _route("/faceset/group/getusers", op_group_getusers, "A group's users",
        schema.GroupPageRequest)
+_route("/faceprint/user/rename", op_user_rename,
+       "faceprint: rename a user (one transaction)", schema.UserRenameRequest)
+_route("/faceprint/key/getlist", op_key_getlist,
+       "faceprint: the API keys of the signed-in key's groups", schema.KeyListRequest)
+_route("/faceprint/key/add", op_key_add,
+       "faceprint: create an API key (its secret is shown once)", schema.KeyAddRequest)
+_route("/faceprint/key/delete", op_key_delete, "faceprint: revoke an API key",
+       schema.KeyDeleteRequest)
 
 
 _TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -85,6 +85,26 @@ class GroupPageRequest(PageRequest):
     group_id: str
 
 
+class UserRenameRequest(UserRequest):
+    new_user_id: str | None = Field(None, description="the new user id (faces kept)")
+    user_info: str | None = Field(None, max_length=256)
+
+
+class KeyListRequest(BaseModel):
+    pass
+
+
+class KeyAddRequest(BaseModel):
+    groups: str = Field(description="comma-separated; each one of the signed-in key's")
+    scopes: str = Field(description="comma-separated detect, search, manage; each one of "
+                                    "the signed-in key's")
+    name: str = Field("", max_length=200)
+
+
+class KeyDeleteRequest(BaseModel):
+    key_id: str
+
+
 class TokenResponse(BaseModel):
     access_token: str
     expires_in: int

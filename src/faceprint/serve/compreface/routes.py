@@ -301,7 +301,7 @@ def op_add_example(c: Call) -> dict[str, Any]:
     assert found.embedding is not None
     c.svc.ensure_group(c.key, c.group)
     record = c.svc.add_faces(c.key, c.group, subject, found.embedding[None], boxes=[found.face],
-                             source="compreface")[0]
+                             source="compreface", thumbnails=[found.thumbnail])[0]
     return {"image_id": record.face_token, "subject": record.user_id}
 
 

@@ -67,6 +67,10 @@
   function signOut() {
     ["faceprint.key", "faceprint.secret", "faceprint.token", "faceprint.scope"]
       .forEach((k) => store.removeItem(k));
+    // a new key's secret shown on the page goes with the sign-out
+    $("key-new").hidden = true;
+    $("key-new-api").textContent = "";
+    $("key-new-secret").textContent = "";
     showScreen("signin");
   }
 
@@ -101,8 +105,24 @@
     return env.result || {};
   }
 
+  // How much work is in flight, on <body data-pending> (0: the page is idle; the
+  // browser tests wait for it).
+  let pending = 0;
+  function track(promise) {
+    pending += 1;
+    document.body.dataset.pending = String(pending);
+    return Promise.resolve(promise).finally(() => {
+      pending -= 1;
+      document.body.dataset.pending = String(pending);
+    });
+  }
+
   // Run an action, showing its API error (or any error) in the alert region.
-  async function guarded(label, action) {
+  function guarded(label, action) {
+    return track(guardedRun(label, action));
+  }
+
+  async function guardedRun(label, action) {
     clearError();
     status(label + "...");
     try {
@@ -219,8 +239,8 @@
       else b.removeAttribute("aria-current");
     }
     clearError();
-    if (name === "recognise") loadGroupChoices();
-    if (name === "manage") loadGroups();
+    if (name === "recognise") track(loadGroupChoices());
+    if (name === "manage") track(loadGroups());
   }
 
   // ---------------------------------------------------------------- detect
@@ -244,7 +264,9 @@
       // and the numbers panel carry the rest)
       const small = canvas.width < 700;
       drawPoints(ctx, f.landmark72 || f.landmark68 || f.landmark150, s, 0, 0, "rgba(255,255,0,0.8)", small ? 0.8 : 1.2);
-      drawPoints(ctx, f.landmark, s, 0, 0, colour, small ? 2 : 3);
+      // faceprint's five points (landmark5) where the service gives them, else the
+      // cloud shape's four
+      drawPoints(ctx, f.landmark5 || f.landmark, s, 0, 0, colour, small ? 2 : 3);
       let label = "#" + (i + 1);
       if (!small) {
         label += " " + fmt(f.face_probability);
@@ -435,6 +457,27 @@
     return parseFloat($("recognise-threshold").value);
   }
 
+  // The sliders are distance thresholds in the embedder's own metric. The service
+  // returns its calibrated threshold with every distance: a slider not yet set for
+  // that threshold is set to it, with the range 0 to twice it.
+  function syncSlider(id, answer) {
+    const slider = $(id);
+    if (!answer || typeof answer.threshold !== "number") return;
+    const t = answer.threshold;
+    if (slider.dataset.threshold !== String(t)) {
+      slider.dataset.threshold = String(t);
+      slider.max = String(+(2 * t).toFixed(4));
+      slider.step = String(t / 200);  // the threshold itself is a step (no snapping off it)
+      slider.value = String(t);
+    }
+    $(id + "-value").textContent = fmt(parseFloat(slider.value), 3);
+    $(id + "-metric").textContent = (answer.metric || "") + "; the service's threshold " + fmt(t, 3);
+  }
+
+  function isMatch(answer, t) {
+    return answer.distance <= t;
+  }
+
   function drawRecognise() {
     const canvas = $("recognise-canvas");
     const img = recState.img;
@@ -449,10 +492,10 @@
     list.textContent = "";
     recState.faces.forEach((f, i) => {
       const best = (f.user_list || [])[0];
-      const known = best && best.score >= t;
+      const known = best && isMatch(best, t);
       const colour = known ? "#1a7f37" : "#b42318";
       const name = best ? (best.user_info || best.user_id) : "";
-      const label = known ? name + " " + fmt(best.score, 1) : "unknown";
+      const label = known ? name + " d=" + fmt(best.distance, 3) : "unknown";
       if (f.location) {
         drawBox(ctx, f.location, s, 0, 0, colour, 3);
         drawLabel(ctx, label, f.location.left * s, f.location.top * s, colour, canvas.width < 500);
@@ -467,8 +510,8 @@
         if (best) text += " (closest: " + name + ")";
       }
       if (best) {
-        text += ", score " + fmt(best.score, 1);
-        if (typeof best.distance === "number") text += ", distance " + fmt(best.distance, 3);
+        text += ", distance " + fmt(best.distance, 3) + (known ? " \u2264 " : " > ") +
+          fmt(t, 3) + " (" + best.metric + "), score " + fmt(best.score, 1);
       }
       li.textContent = text;
       list.append(li);
@@ -511,6 +554,8 @@
     if (!img) return;
     recState.img = img;
     recState.faces = result.face_list || [];
+    const first = recState.faces.map((f) => (f.user_list || [])[0]).find((b) => b);
+    syncSlider("recognise-threshold", first);
     drawRecognise();
   }
 
@@ -538,14 +583,14 @@
     const wa = a.img.naturalWidth * sa;
     const wb = b.img.naturalWidth * sb;
     canvas.width = Math.round(wa + gap + wb);
-    canvas.height = h + 40;
+    canvas.height = h + 84;
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.drawImage(a.img, 0, 0, wa, h);
     ctx.drawImage(b.img, wa + gap, 0, wb, h);
     const t = parseFloat($("compare-threshold").value);
-    const same = r.score >= t;
+    const same = isMatch(r, t);
     const colour = same ? "#1a7f37" : "#b42318";
     const fa = a.face;
     const fb = b.face;
@@ -575,17 +620,39 @@
     ctx.fillStyle = colour;
     ctx.textAlign = "center";
     const mid = wa + gap / 2;
-    const lines = ["score = " + fmt(r.score, 1)];
-    if (typeof r.distance === "number") lines.push("distance = " + fmt(r.distance, 3));
-    lines.push(same ? "same person" : "different");
+    const lines = ["Distance = " + fmt(r.distance, 3), "threshold " + fmt(t, 3),
+      same ? "same person" : "different"];
     lines.forEach((line, i) => ctx.fillText(line, mid, 24 + i * 24));
+    // the distance on a scale from 0 to twice the service's threshold, the
+    // threshold marked: the course's "Distance = 0.12 / 1.19"
+    const x0 = 20;
+    const x1 = canvas.width - 20;
+    const top = h + 30;
+    const span = Math.max(2 * r.threshold, r.distance * 1.05, t * 1.05);
+    const at = (d) => x0 + (x1 - x0) * Math.min(1, d / span);
+    ctx.fillStyle = "#d1fadf";
+    ctx.fillRect(x0, top, at(t) - x0, 14);
+    ctx.fillStyle = "#fee4e2";
+    ctx.fillRect(at(t), top, x1 - at(t), 14);
+    ctx.fillStyle = "#222222";
+    ctx.fillRect(at(t) - 1, top - 6, 3, 26);
+    ctx.fillStyle = colour;
+    ctx.beginPath();
+    ctx.arc(at(r.distance), top + 7, 8, 0, 2 * Math.PI);
+    ctx.fill();
     ctx.font = "14px sans-serif";
     ctx.fillStyle = "#222222";
-    ctx.fillText("threshold: score " + fmt(t, 1), canvas.width / 2, h + 28);
     ctx.textAlign = "start";
-    let verdict = (same ? "Same person" : "Different people") + ": score " + fmt(r.score, 1);
-    if (typeof r.distance === "number") verdict += ", distance " + fmt(r.distance, 3);
-    verdict += " (threshold " + fmt(t, 1) + ").";
+    ctx.fillText("0", x0, top + 34);
+    ctx.textAlign = "center";
+    ctx.fillText("threshold " + fmt(t, 3) + " (" + r.metric + ")", Math.min(Math.max(at(t), x0 + 90), x1 - 90), top - 10);
+    ctx.fillText("distance " + fmt(r.distance, 3), Math.min(Math.max(at(r.distance), x0 + 60), x1 - 60), top + 34);
+    ctx.textAlign = "end";
+    ctx.fillText(fmt(span, 2), x1, top + 34);
+    ctx.textAlign = "start";
+    let verdict = (same ? "Same person" : "Different people") + ": distance " +
+      fmt(r.distance, 3) + (same ? " \u2264 " : " > ") + "threshold " + fmt(t, 3) +
+      " (" + r.metric + "), score " + fmt(r.score, 1) + ".";
     $("compare-verdict").textContent = verdict;
     $("compare-verdict").className = "verdict " + (same ? "known" : "unknown");
   }
@@ -618,6 +685,7 @@
     cmpState.a = { img: ia, face: out.a };
     cmpState.b = { img: ib, face: out.b };
     cmpState.result = out.result;
+    syncSlider("compare-threshold", out.result);
     drawCompare();
   }
 
@@ -659,7 +727,8 @@
     if (currentGroup && groups.includes(currentGroup)) await loadUsers(currentGroup);
     else if (groups.length) await loadUsers(groups[0]);
     else { currentGroup = null; $("manage-users").textContent = ""; }
-    $("keys-note").textContent = keysNote;
+    if (!$("key-groups").value && currentGroup) $("key-groups").value = currentGroup;
+    await loadKeys();
   }
 
   async function deleteGroup(g) {
@@ -672,17 +741,22 @@
     }
   }
 
-  function thumbnail(face) {
-    const src = face.thumbnail || face.image;
+  function thumbnail(face, label) {
+    // thumbnail: base64 JPEG (faceprint's field; base64 may begin with "/"), image: a URL
+    const src = face.thumbnail ? "data:image/jpeg;base64," + face.thumbnail : face.image;
     if (!src) return null;
     const img = document.createElement("img");
-    img.src = src.startsWith("data:") || src.startsWith("/") ? src : "data:image/jpeg;base64," + src;
-    img.alt = "face " + face.face_token;
+    img.src = src;
+    img.alt = label;
+    img.title = face.face_token;
     img.className = "thumb";
     return img;
   }
 
+  let usersShown = 0;  // the latest loadUsers: an older one still in flight is dropped
+
   async function loadUsers(g) {
+    const mine = ++usersShown;
     currentGroup = g;
     $("enrol-group").value = g;
     for (const b of document.querySelectorAll("#manage-groups button.link")) {
@@ -701,7 +775,7 @@
       }
       return out;
     });
-    if (!users) return;
+    if (!users || mine !== usersShown) return;
     const ul = $("manage-users");
     ul.textContent = "";
     if (!users.length) ul.textContent = "No user in " + g + ".";
@@ -717,7 +791,7 @@
       faces.className = "faces";
       u.faces.forEach((f, i) => {
         const fl = document.createElement("li");
-        const th = thumbnail(f);
+        const th = thumbnail(f, "face " + (i + 1) + " of " + u.id);
         if (th) fl.append(th);
         else {
           const span = document.createElement("span");
@@ -761,9 +835,8 @@
     if (ok !== undefined) { await loadUsers(g); status("Face removed."); }
   }
 
-  // Rename: the cloud API has no rename of a user id, so a new user is made
-  // from the old one's face tokens, then the old one is deleted. A change of
-  // the name shown only (user_info) keeps the id.
+  // Rename: faceprint's own endpoint, one store transaction (a new user id, the
+  // name shown, or both; the faces and their tokens stay).
   async function renameUser(g, u) {
     const answer = window.prompt("New user id for " + u.id + " (letters, digits, underscores):", u.id);
     if (answer === null) return;
@@ -771,27 +844,9 @@
     const name = window.prompt("Name shown (user_info):", u.info);
     if (name === null) return;
     if (!to) { showError("A user id cannot be empty."); return; }
-    const ok = await guarded("Renaming " + u.id, async () => {
-      if (to === u.id) {
-        // a new name shown only: one face is added again by its token with the
-        // new user_info, and that extra copy removed; the faces stay as they were
-        if (!u.faces.length) throw new Error(u.id + " has no face to carry the new name");
-        const added = await call("/faceset/user/add", {
-          group_id: g, user_id: to, user_info: name, image: u.faces[0].face_token,
-          image_type: "FACE_TOKEN", action_type: "APPEND",
-        });
-        await call("/faceset/face/delete", { group_id: g, user_id: to, face_token: added.face_token });
-        return true;
-      }
-      for (const f of u.faces) {
-        await call("/faceset/user/add", {
-          group_id: g, user_id: to, user_info: name, image: f.face_token,
-          image_type: "FACE_TOKEN", action_type: "APPEND",
-        });
-      }
-      await call("/faceset/user/delete", { group_id: g, user_id: u.id });
-      return true;
-    });
+    const body = { group_id: g, user_id: u.id, user_info: name };
+    if (to !== u.id) body.new_user_id = to;
+    const ok = await guarded("Renaming " + u.id, () => call("/faceprint/user/rename", body));
     if (ok) { await loadUsers(g); status(u.id + " is now " + to + (name ? " (" + name + ")" : "") + "."); }
   }
 
@@ -839,10 +894,77 @@
     }
   }
 
-  const keysNote = "The service's public API has no endpoint that lists API keys, " +
-    "so this console cannot show them. List, create and revoke keys on the server " +
-    "with `faceprint keys list`, `faceprint keys create --groups G --scopes ...` " +
-    "and `faceprint keys revoke`.";
+  // API keys: those whose groups are all the signed-in key's own (the service
+  // decides which); secrets are never listed, a new key's secret is shown once.
+  // The signed-in key's id (the first 12 hex digits of SHA-256 of the api_key, as
+  // the service makes it), to mark it in the list; "" where the browser gives no
+  // crypto.subtle (a page not served from 127.0.0.1/localhost or over https).
+  async function ownKeyId() {
+    const key = store.getItem("faceprint.key") || "";
+    if (!key || !window.crypto || !window.crypto.subtle) return "";
+    const digest = await window.crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+    return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, 12);
+  }
+
+  async function loadKeys() {
+    const ul = $("keys-list");
+    const own = await ownKeyId().catch(() => "");
+    let keys;
+    try {
+      keys = (await call("/faceprint/key/getlist", {})).key_list || [];
+    } catch (e) {
+      ul.textContent = "";
+      $("keys-note").textContent = e instanceof ApiError && e.code === 6
+        ? "This key has no manage scope, so it cannot see or make keys."
+        : "The keys could not be listed: " + e.message;
+      return;
+    }
+    $("keys-note").textContent = "Keys of this key's groups (" + keys.length + "). A new key may have only this key's groups and scopes.";
+    ul.textContent = "";
+    for (const k of keys) {
+      const li = document.createElement("li");
+      li.className = "key" + (k.revoked ? " revoked" : "");
+      const p = document.createElement("p");
+      p.textContent = (k.name || "(no name)") + ": key " + k.key_id + ", groups " +
+        k.groups.join(", ") + ", scopes " + k.scopes.join(", ") + ", made " +
+        k.created.slice(0, 10) + (k.revoked ? ", revoked " + k.revoked.slice(0, 10) : "") +
+        (k.key_id === own ? " (the key signed in now)" : "");
+      li.append(p);
+      if (!k.revoked) {
+        li.append(button("Revoke", "Revoke key " + k.key_id + (k.name ? " (" + k.name + ")" : ""), () => revokeKey(k, k.key_id === own)));
+        li.lastChild.className = "danger small";
+      }
+      ul.append(li);
+    }
+  }
+
+  async function revokeKey(k, self) {
+    if (!window.confirm("Revoke key " + k.key_id + (k.name ? " (" + k.name + ")" : "") +
+      "? Every client using it stops working at once" +
+      (self ? ", this console too (it is the key signed in now)" : "") +
+      ". This cannot be undone.")) return;
+    const ok = await guarded("Revoking key " + k.key_id, () => call("/faceprint/key/delete", { key_id: k.key_id }));
+    if (ok === undefined) return;
+    if (self) { signOut(); status("Key " + k.key_id + " revoked: signed out."); return; }
+    await loadKeys();
+    status("Key " + k.key_id + " revoked.");
+  }
+
+  async function onKeyAdd(e) {
+    e.preventDefault();
+    const scopes = Array.from(document.querySelectorAll("#key-scopes input:checked")).map((i) => i.value);
+    if (!scopes.length) { showError("Choose at least one scope."); return; }
+    const body = { groups: $("key-groups").value.trim(), scopes: scopes.join(","), name: $("key-name").value.trim() };
+    const made = await guarded("Creating a key", () => call("/faceprint/key/add", body));
+    if (!made) return;
+    const box = $("key-new");
+    box.hidden = false;
+    $("key-new-api").textContent = made.api_key;
+    $("key-new-secret").textContent = made.secret_key;
+    $("key-name").value = "";
+    await loadKeys();
+    status("Key " + made.key_id + " created: copy its secret key now, it is not shown again.");
+  }
 
   // ---------------------------------------------------------------- wiring
   function init() {
@@ -898,6 +1020,7 @@
 
     $("enrol-form").addEventListener("submit", onEnrol);
     $("group-add-form").addEventListener("submit", onGroupAdd);
+    $("key-add-form").addEventListener("submit", onKeyAdd);
 
     let resizeTimer = 0;
     window.addEventListener("resize", () => {
