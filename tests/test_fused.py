@@ -131,3 +131,22 @@ def test_detector_ensemble_names() -> None:
     assert detector_defaults("yunet+blazeface-onet") == [
         detector_defaults("yunet"), detector_defaults("blazeface-onet")]
     assert Pipeline("yunet+blazeface-onet").views == 2 and Pipeline("yunet").views == 1
+
+
+def test_detector_ensemble_golden(lfw_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Golden distances, from
+    ``faceprint compare Colin_Powell_0001.jpg Colin_Powell_0002.jpg (then
+    Aaron_Eckhart_0001.jpg) --detector yunet+blazeface-onet --embedder sface+dlib-resnet
+    --json``: 0.086794 and 0.391101 (shipped fusion weights and threshold 0.235963)."""
+    import json
+
+    from faceprint.cli import main
+
+    a, b, c = (str(lfw_dir / "images" / rel) for rel in
+               ("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg",
+                "Aaron_Eckhart/Aaron_Eckhart_0001.jpg"))
+    for other, want, same in ((b, 0.086794, True), (c, 0.391101, False)):
+        assert main(["compare", a, other, "--detector", "yunet+blazeface-onet",
+                     "--embedder", "sface+dlib-resnet", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert abs(out["distance"] - want) < 1e-4 and out["same"] is same
