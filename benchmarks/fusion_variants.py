@@ -14,7 +14,8 @@ For each variant the script prints the weights, the DevTrain-fitted threshold (c
 distance), and on DevTest: the accuracy at that threshold (the number of wrong pairs
 of 1,000), the best accuracy any threshold reaches, AUC and EER. The rule used to
 choose (docs/models-accuracy.md): most DevTest pairs right at the DevTrain threshold,
-ties broken by the higher DevTest AUC.
+ties broken by the higher DevTest AUC (and an exact tie by keeping the shipped
+weights).
 
 Usage::
 
