@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/fit_fusion.py sface dlib-resnet --detector yunet
     python benchmarks/fit_fusion.py sface dlib-resnet --detector yunet --dry-run
+    python benchmarks/fit_fusion.py sface dlib-resnet --detector blazeface-onet --flip
 
 The parts' embeddings come from (and go to) the evaluation's embedding cache.
 """
@@ -54,10 +55,23 @@ def logistic(z: np.ndarray, y: np.ndarray, iterations: int = 50, ridge: float = 
     return beta
 
 
+def fusion_weights(s: np.ndarray, same: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(weights, mean, std, beta)`` for pair similarities ``s`` (``(n, parts)``):
+    the logistic coefficients ``beta`` of the standardised similarities, and weights
+    ``beta_i / std_i`` normalised to sum to 1 (negative when a part hurts)."""
+    mean, std = s.mean(axis=0), s.std(axis=0)
+    beta = logistic((s - mean) / std, np.asarray(same, dtype=np.float64))
+    raw = beta[:-1] / std
+    return raw / raw.sum(), mean, std, beta
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="+", help="two or more registered embedders")
     parser.add_argument("--detector", default="yunet")
+    parser.add_argument("--flip", action="store_true",
+                        help="fit on flip-averaged embeddings (each part's own mirror)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "lfw")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--dry-run", action="store_true", help="print, do not write")
@@ -68,18 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     same = np.array([p.same for p in pairs])
     sims = []
     for part in args.parts:
-        emb = embed_images(p1 + p2, PipelineRecipe(args.detector, part), workers=args.workers)
+        emb = embed_images(p1 + p2, PipelineRecipe(args.detector, part, flip=args.flip),
+                           workers=args.workers)
         a = l2_normalize(np.stack([emb.vectors[p] for p in p1]))
         b = l2_normalize(np.stack([emb.vectors[p] for p in p2]))
         sims.append((a.astype(np.float64) * b).sum(axis=1))
     s = np.stack(sims, axis=1)
-    mean, std = s.mean(axis=0), s.std(axis=0)
-    beta = logistic((s - mean) / std, same.astype(np.float64))
-    raw = beta[:-1] / std
-    if (raw < 0).any():
-        print(f"a part has a negative weight ({raw}); not fused", file=sys.stderr)
+    weights, mean, std, beta = fusion_weights(s, same)
+    if (weights < 0).any():
+        print(f"a part has a negative weight ({weights}); not fused", file=sys.stderr)
         return 1
-    weights = raw / raw.sum()
     fused = s @ weights
     threshold = best_threshold(1.0 - fused, same)
     name = "+".join(args.parts)
@@ -93,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         "logistic_coefficients": [round(float(x), 6) for x in beta],
         "fitted_on": "LFW View 1 pairsDevTrain.txt (2,200 pairs)",
         "detector": args.detector,
+        "flip": args.flip,
         "accuracy_on_fit_pairs": round(accuracy(1.0 - fused, same, threshold), 6),
         "part_accuracy_on_fit_pairs": [
             round(accuracy(1.0 - s[:, i], same, best_threshold(1.0 - s[:, i], same)), 6)
             for i in range(len(args.parts))],
         "command": f"python benchmarks/fit_fusion.py {' '.join(args.parts)} "
-                   f"--detector {args.detector}",
+                   f"--detector {args.detector}" + (" --flip" if args.flip else ""),
     }
     print(json.dumps({name: entry}, indent=2))
     if not args.dry_run:

@@ -79,3 +79,74 @@ def test_presets(lfw_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", a, b, "--preset", "fast", "--json"]) == 0
     out = capsys.readouterr().out
     assert '"same": true' in out.replace(" ", "").replace('"same":true', '"same": true')
+
+
+def test_detector_ensemble_averages_each_part_over_both_alignments(lfw_dir: Path) -> None:
+    """``yunet+blazeface-onet``: each face is aligned once per detector; each part's
+    vectors are averaged over the two alignments before the parts are combined, and the
+    evaluation's vectors (built from each detector's own) are the pipeline's."""
+    from faceprint.detectors.ensemble import EnsembleFace
+    from faceprint.eval.lfw import embed_images
+    from faceprint.pipeline import PipelineRecipe
+
+    weights = [0.25, 0.75]
+    fused = create_embedder("sface+dlib-resnet", weights=weights, threshold=0.5)
+    pipe = Pipeline("yunet+blazeface-onet", fused)
+    paths = [lfw_dir / "images" / rel for rel in IMAGES]
+    image = pipe.load(paths[0])
+    faces = pipe.detector.detect(image)
+    assert faces and all(isinstance(f, EnsembleFace) for f in faces)
+    assert [v.detector for v in faces[0].views] == ["yunet", "blazeface-onet"]
+    assert faces[0].views[0].box == faces[0].box
+    assert faces[0].views[1].box != faces[0].box  # blazeface-onet's own alignment
+    f = np.stack([pipe.embed_largest(p).embedding for p in paths])
+    np.testing.assert_allclose(np.linalg.norm(f, axis=1), 1.0, atol=1e-5)
+    per_part = []
+    for part in ("sface", "dlib-resnet"):
+        views = [np.stack([Pipeline(d, part).embed_largest(p).embedding for p in paths])
+                 for d in ("yunet", "blazeface-onet")]
+        per_part.append(_unit(np.mean(views, axis=0)))
+    np.testing.assert_allclose(f, fused.combine(per_part), atol=1e-5)
+    for i in range(3):
+        for j in range(3):
+            want = sum(w * float(v[i] @ v[j]) for w, v in zip(weights, per_part))
+            assert abs(float(f[i] @ f[j]) - want) < 1e-5
+    assert f[1] @ f[2] > f[0] @ f[1]
+    # the evaluation (shipped weights) gives the pipeline's vectors
+    recipe = PipelineRecipe("yunet+blazeface-onet", "sface+dlib-resnet")
+    emb = embed_images(paths, recipe, workers=1, use_cache=False, progress=False)
+    shipped = recipe.build()
+    for p in paths:
+        want_vec = shipped.embed_largest(p).embedding
+        np.testing.assert_allclose(emb.vectors[str(p.resolve())], want_vec, atol=1e-5)
+
+
+def test_detector_ensemble_names() -> None:
+    from faceprint.registry import check_detector_name, detector_defaults
+
+    check_detector_name("yunet+blazeface-onet")
+    for bad in ("yunet+yunet", "yunet+nope", "yunet+"):
+        with pytest.raises(UnknownNameError):
+            check_detector_name(bad)
+    assert detector_defaults("yunet+blazeface-onet") == [
+        detector_defaults("yunet"), detector_defaults("blazeface-onet")]
+    assert Pipeline("yunet+blazeface-onet").views == 2 and Pipeline("yunet").views == 1
+
+
+def test_detector_ensemble_golden(lfw_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Golden distances, from
+    ``faceprint compare Colin_Powell_0001.jpg Colin_Powell_0002.jpg (then
+    Aaron_Eckhart_0001.jpg) --detector yunet+blazeface-onet --embedder sface+dlib-resnet
+    --json``: 0.086794 and 0.391101 (shipped fusion weights and threshold 0.235963)."""
+    import json
+
+    from faceprint.cli import main
+
+    a, b, c = (str(lfw_dir / "images" / rel) for rel in
+               ("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg",
+                "Aaron_Eckhart/Aaron_Eckhart_0001.jpg"))
+    for other, want, same in ((b, 0.086794, True), (c, 0.391101, False)):
+        assert main(["compare", a, other, "--detector", "yunet+blazeface-onet",
+                     "--embedder", "sface+dlib-resnet", "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert abs(out["distance"] - want) < 1e-4 and out["same"] is same

@@ -231,23 +231,52 @@ class Pipeline:
             return [whole_image_face(image)]
         return self.detector.detect(image)
 
+    @property
+    def views(self) -> int:
+        """How many alignments each face gets: one per detector of an ensemble
+        (``yunet+blazeface-onet``, :mod:`faceprint.detectors.ensemble`), else 1."""
+        spec = self._detector_spec
+        if isinstance(spec, str):
+            return spec.count("+") + 1
+        return int(getattr(spec, "views", 1))
+
     def chips(self, image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
-        """Aligned chips for ``faces``, as the embedder wants them."""
-        return _align.align(image, list(faces), self.embedder.chip)
+        """Aligned chips for ``faces``, as the embedder wants them (a detector
+        ensemble's views of each face stacked along the rows)."""
+        if self.views == 1:
+            return _align.align(image, list(faces), self.embedder.chip)
+        per_face = [getattr(f, "views", ()) or (f,) * self.views for f in faces]
+        return np.concatenate([_align.align(image, [v[k] for v in per_face], self.embedder.chip)
+                               for k in range(self.views)], axis=1)
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
-        """Embeddings of chips, with the pipeline's flip/jitter averaging."""
-        return self._averaged(self.embedder, chips)
+        """Embeddings of chips, with the pipeline's flip/jitter averaging (and the
+        average over a detector ensemble's views)."""
+        views = ([np.ascontiguousarray(c) for c in np.split(chips, self.views, axis=1)]
+                 if self.views > 1 else [chips])
+        return self._averaged(self.embedder, views)
 
-    def _averaged(self, embedder: Embedder, chips: np.ndarray) -> np.ndarray:
-        """``embedder``'s embeddings of ``chips`` with flip/jitter averaging; a fused
-        embedder's parts are each averaged on their own chips, then combined."""
+    def _averaged(self, embedder: Embedder, views: list[np.ndarray]) -> np.ndarray:
+        """``embedder``'s embeddings of the chips of each view with flip/jitter
+        averaging, averaged over the views (made unit vectors again for normalised
+        embedders); a fused embedder's parts are each averaged on their own chips,
+        then combined."""
         parts = getattr(embedder, "parts", None)
         if parts:
-            split = _align.unpack(embedder.chip, chips)
+            split = [_align.unpack(embedder.chip, v) for v in views]
             combined: np.ndarray = embedder.combine(  # type: ignore[attr-defined]
-                [self._averaged(p, c) for p, c in zip(parts, split)])
+                [self._averaged(p, [s[i] for s in split]) for i, p in enumerate(parts)])
             return combined
+        vectors = [self._flip_jitter(embedder, v) for v in views]
+        if len(vectors) == 1:
+            return vectors[0]
+        mean = np.mean(np.stack(vectors).astype(np.float64), axis=0).astype(np.float32)
+        if embedder.normalized:
+            mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+        return mean
+
+    def _flip_jitter(self, embedder: Embedder, chips: np.ndarray) -> np.ndarray:
+        """``embedder``'s embeddings of ``chips`` with flip/jitter averaging."""
         if not self.flip and not self.jitter:
             return embedder.embed_chips(chips)
         out = np.empty((len(chips), embedder.dim), dtype=np.float32)

@@ -190,7 +190,15 @@ def split_name(name: str) -> tuple[str, str | None]:
 
 
 def check_detector_name(name: str) -> None:
-    """Raise UnknownNameError unless ``name`` is a registered detector."""
+    """Raise UnknownNameError unless ``name`` is a registered detector (or ``A+B``: an
+    ensemble of two or more different registered detectors)."""
+    if "+" in name:
+        names = name.split("+")
+        if len(set(names)) != len(names):
+            raise _unknown("detector", name, list(DETECTORS))
+        for n in names:
+            check_detector_name(n)
+        return
     if name not in DETECTORS:
         raise _unknown("detector", name, list(DETECTORS))
 
@@ -236,6 +244,11 @@ def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
     :class:`faceprint.detectors.base.DetectorOptions`."""
     from .detectors.base import DetectorOptions
 
+    if "+" in name:
+        check_detector_name(name)
+        from .detectors.ensemble import EnsembleDetector
+
+        return EnsembleDetector(tuple(name.split("+")), DetectorOptions(**options))
     # BaseDetector declares ``name`` as a class variable, the protocol as an attribute
     return cast("Detector", detector_class(name)(DetectorOptions(**options)))
 
@@ -304,6 +317,8 @@ def detector_defaults(name: str) -> list[object]:
     that changing a default invalidates what was computed with the old one."""
     from .detectors.base import PAD_MIN_FACE, DetectorOptions
 
+    if "+" in name:
+        return [detector_defaults(n) for n in name.split("+")]
     cls = detector_class(name)
     return [cls.default_threshold, cls.default_upsample, list(cls.dlib_box_calibration),
             {"pad": DetectorOptions().pad, "pad_min_face": PAD_MIN_FACE}]

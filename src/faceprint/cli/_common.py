@@ -54,7 +54,8 @@ def add_subcommands(parser: argparse.ArgumentParser, dest: str, metavar: str) ->
 
 def add_detector_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default=DEFAULT_DETECTOR, metavar="NAME",
-                   help=f"one of {', '.join(list_detectors())} (default {DEFAULT_DETECTOR})")
+                   help=f"one of {', '.join(list_detectors())} (default {DEFAULT_DETECTOR}), "
+                        "or A+B: an ensemble, each face aligned by both")
     p.add_argument("--min-face-size", type=int, metavar="PX",
                    help="ignore faces narrower than this (pixels)")
     p.add_argument("--upsample", type=int, metavar="N",

@@ -112,6 +112,9 @@ def embed_images(paths: Iterable[str | Path], config: PipelineRecipe, *, workers
     if "+" in config.embedder and config.degrade is None:
         return _embed_fused(todo, config, workers=workers, use_cache=use_cache,
                             progress=progress)
+    if "+" in config.detector and config.degrade is None:
+        return _embed_ensemble(todo, config, workers=workers, use_cache=use_cache,
+                               progress=progress)
     cache = (NpzCache(cache_dir("embeddings") / f"{embedding_key(config)}.npz",
                       _encode_embeddings, _decode_embeddings, save_every=1000)
              if use_cache else None)
@@ -149,6 +152,39 @@ def _embed_fused(paths: list[str], config: PipelineRecipe, *, workers: int,
             continue
         result.vectors[path] = fused.combine([s.vectors[path][None] for s in sets])[0]
         result.found[path] = sets[0].found[path]
+    return result
+
+
+def _embed_ensemble(paths: list[str], config: PipelineRecipe, *, workers: int,
+                    use_cache: bool, progress: bool) -> EmbeddingSet:
+    """A detector ensemble's vectors (``yunet+blazeface-onet``) from each detector's
+    (each cached on its own): the average of the views, as
+    :meth:`Pipeline.embed_chips` averages them. Each view is its detector's face of
+    interest; where the first detector finds no face, the centred crop alone (as in
+    the pipeline), and where another finds none, the first detector's view in its
+    place. The pipeline matches the other detectors' faces to the first's by IoU
+    instead: the same faces unless two detectors' central faces differ
+    (tests/test_fused.py checks the equality on LFW images)."""
+    from ..registry import embedder_class
+
+    normalized = bool(getattr(embedder_class(config.embedder), "normalized", False))
+    sets = [embed_images(paths, replace(config, detector=name), workers=workers,
+                         use_cache=use_cache, progress=progress)
+            for name in config.detector.split("+")]
+    first = sets[0]
+    result = EmbeddingSet()
+    for path in paths:
+        errors = [s.errors[path] for s in sets if path in s.errors]
+        if errors or any(path not in s.vectors for s in sets):
+            result.errors[path] = errors[0] if errors else "failed"
+            continue
+        found = first.found[path]
+        views = [s.vectors[path] if found and s.found[path] else first.vectors[path]
+                 for s in sets]
+        mean = np.mean(np.stack(views).astype(np.float64), axis=0).astype(np.float32)
+        if normalized:
+            mean /= max(float(np.linalg.norm(mean)), 1e-12)
+        result.vectors[path], result.found[path] = mean, found
     return result
 
 
