@@ -248,7 +248,8 @@ def create_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> Detector:
         check_detector_name(name)
         from .detectors.ensemble import EnsembleDetector
 
-        return EnsembleDetector(tuple(name.split("+")), DetectorOptions(**options))
+        parts = [detector_class(n)(DetectorOptions(**options)) for n in name.split("+")]
+        return EnsembleDetector(parts, DetectorOptions(**options))
     # BaseDetector declares ``name`` as a class variable, the protocol as an attribute
     return cast("Detector", detector_class(name)(DetectorOptions(**options)))
 

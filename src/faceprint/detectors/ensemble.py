@@ -13,7 +13,8 @@ is a test-time augmentation, like averaging with the mirror image (``flip``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -40,17 +41,14 @@ def with_views(face: Face, views: tuple[Face, ...]) -> EnsembleFace:
 
 
 class EnsembleDetector:
-    """The detectors ``names`` (registered names, at least two, no repeats) run on the
-    same image, with the same options."""
+    """The ``detectors`` (at least two different ones, built with the same ``options``
+    by :func:`faceprint.registry.create_detector`) run on the same image."""
 
-    def __init__(self, names: tuple[str, ...], options: DetectorOptions | None = None
+    def __init__(self, detectors: Sequence[Any], options: DetectorOptions | None = None
                  ) -> None:
-        from ..registry import detector_class
-
         self.options = options or DetectorOptions()
-        self.name = "+".join(names)
-        self.detectors = [detector_class(n)(DetectorOptions(**asdict(self.options)))
-                          for n in names]
+        self.detectors = list(detectors)
+        self.name = "+".join(d.name for d in self.detectors)
 
     @property
     def views(self) -> int:
