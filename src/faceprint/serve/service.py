@@ -59,7 +59,7 @@ class Service:
         self.config = config
         self.pipeline = Pipeline(config.detector, config.embedder,
                                  detector_options={"max_faces": config.max_faces},
-                                 max_pixels=config.max_pixels)
+                                 max_pixels=config.max_pixels, flip=config.flip)
         self.gallery: Gallery = open_gallery(config.db)
         self.keys = KeyStore(config.keys_path())
         self.ready = False
