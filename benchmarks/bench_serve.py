@@ -98,6 +98,24 @@ def fill_gallery(db: Path, users: int, lfw: Path, preset: str = "fast") -> np.nd
     return np.vstack([vecs, np.array(real, dtype=np.float32)])
 
 
+def connect(host: str, port: int, nodelay: bool = True) -> http.client.HTTPConnection:
+    """A keep-alive connection; ``nodelay`` sets TCP_NODELAY, as requests/urllib3 (the
+    clients of both SDKs) do by default: http.client sends a request's headers and body
+    in two writes, and without it Nagle's algorithm meeting the server's delayed ACK
+    can hold each request back for up to 40 ms on loopback."""
+    import socket
+
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    if nodelay:
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+NODELAY = True
+
+
 def load(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
          clients: int, seconds: float) -> dict[str, float]:
     lat: list[float] = []
@@ -106,7 +124,7 @@ def load(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
     stop_at = time.perf_counter() + seconds
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(host, port, timeout=60)
+        conn = connect(host, port, NODELAY)
         mine = []
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
@@ -117,7 +135,7 @@ def load(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
                 ok = r.status == 200
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPConnection(host, port, timeout=60)
+                conn = connect(host, port, NODELAY)
                 ok = False
             if ok:
                 mine.append(time.perf_counter() - t0)
@@ -167,9 +185,16 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--preset", default="fast",
                     help="faceprint serve's --preset (default fast, the service's default)")
+    ap.add_argument("--detector", default=None,
+                    help="faceprint serve's --detector, overriding the preset's (e.g. "
+                         "blazeface-onet, the library's default detector)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-nodelay", action="store_true",
+                    help="clients without TCP_NODELAY (plain http.client, as before)")
     ap.add_argument("--json", help="write the medians here")
     args = ap.parse_args()
+    global NODELAY
+    NODELAY = not args.no_nodelay
     lfw = Path(args.lfw)
     from serve_process import create_key, free_port, start, stop
 
@@ -182,8 +207,10 @@ def main() -> None:
     key = create_key(db, "*", "detect,search,manage")
     photo = photo_640x480(lfw)
     image = base64.b64encode(photo).decode()
-    server = start(db, "--workers", str(args.workers), "--rate", "0", "--preset", args.preset)
-    print(f"faceprint serve --preset {args.preset}, {args.workers} workers")
+    extra = ["--detector", args.detector] if args.detector else []
+    server = start(db, "--workers", str(args.workers), "--rate", "0", "--preset", args.preset,
+                   *extra)
+    print(f"faceprint serve --preset {args.preset} {' '.join(extra)}, {args.workers} workers")
     c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     c.request("GET", f"/oauth/2.0/token?grant_type=client_credentials&client_id="
                      f"{key['api_key']}&client_secret={key['secret_key']}")

@@ -51,9 +51,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         os.environ["FACEPRINT_THREADS"] = str(max(1, default_threads() // args.workers))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run("faceprint.serve.app:app_from_env", factory=True, host=args.host,
-                port=args.port, workers=args.workers, log_level="warning",
-                timeout_graceful_shutdown=10, access_log=False)
+    app = "faceprint.serve.app:app_from_env"
+    if args.workers == 1:
+        uvicorn.run(app, factory=True, host=args.host, port=args.port, log_level="warning",
+                    timeout_graceful_shutdown=10, access_log=False)
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    from ..serve.nodelay import NoDelayConfig  # see there: uvicorn.run's socket, Nagle on
+
+    server = NoDelayConfig(app, factory=True, host=args.host, port=args.port,
+                           workers=args.workers, log_level="warning",
+                           timeout_graceful_shutdown=10, access_log=False)
+    Multiprocess(server, sockets=[server.bind_socket()]).run()
     return 0
 
 
