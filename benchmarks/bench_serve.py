@@ -226,10 +226,17 @@ def main() -> None:
     if not args.no_baseline:
         port = free_port()
         env = {**os.environ, "BASELINE_VECTORS": str(tmp / "vectors.npy")}
-        base = subprocess.Popen([sys.executable, "-m", "uvicorn", "_serve_baseline:app",
-                                 "--app-dir", str(ROOT / "benchmarks"), "--host", "127.0.0.1",
-                                 "--port", str(port), "--workers", str(args.workers),
-                                 "--log-level", "warning"], env=env, start_new_session=True)
+        # the baseline's workers share a listening socket with TCP_NODELAY too, as
+        # faceprint serve's do (faceprint.serve.nodelay): the same transport for both
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks"),
+                                             env.get("PYTHONPATH", "")])
+        launch = ("from faceprint.serve.nodelay import NoDelayConfig\n"
+                  "from uvicorn.supervisors import Multiprocess\n"
+                  f"c = NoDelayConfig('_serve_baseline:app', host='127.0.0.1', port={port}, "
+                  f"workers={args.workers}, log_level='warning')\n"
+                  "Multiprocess(c, sockets=[c.bind_socket()]).run()\n")
+        base = subprocess.Popen([sys.executable, "-c", launch], env=env,
+                                start_new_session=True)
         wait_ready(port, "/healthz")
         bl = {"detect": ("/detect", photo, {"Content-Type": "image/jpeg"}),
               "search": ("/search", photo, {"Content-Type": "image/jpeg"})}
