@@ -15,6 +15,7 @@ Each (service, endpoint, clients) cell runs ``--seconds`` of closed-loop load, `
 times; medians are printed, and faceprint/baseline ratios.
 
     PYTHONPATH=src python benchmarks/bench_serve.py                     # the full run
+    PYTHONPATH=src python benchmarks/bench_serve.py --preset accurate   # the other preset
     PYTHONPATH=src python benchmarks/bench_serve.py --users 1000 --seconds 5 --clients 1,4 \\
         --runs 1                                                        # a small check
 
@@ -55,15 +56,17 @@ def photo_640x480(lfw: Path) -> bytes:
     return buf.getvalue()
 
 
-def fill_gallery(db: Path, users: int, lfw: Path) -> np.ndarray:
+def fill_gallery(db: Path, users: int, lfw: Path, preset: str = "fast") -> np.ndarray:
     """``users`` users: random unit vectors (bulk load) + 20 real LFW people; returns
     every stored vector (the baseline's in-memory gallery)."""
     from faceprint.gallery import open_gallery
     from faceprint.gallery.store.sqlite import SqliteStore, new_token, now
     from faceprint.pipeline import Pipeline
 
+    pipe = Pipeline.from_preset(preset)  # the service's own pipeline
+    name, dim = pipe.embedder_name, pipe.embedder.dim
     rng = np.random.default_rng(0)
-    vecs = rng.normal(size=(max(0, users - 20), 128)).astype(np.float32)
+    vecs = rng.normal(size=(max(0, users - 20), dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     vecs *= 0.9  # dlib's embeddings have norms near 0.9-1.0
     store = SqliteStore(db)
@@ -74,13 +77,12 @@ def fill_gallery(db: Path, users: int, lfw: Path) -> np.ndarray:
             yield {"kind": "user", "group_id": "default", "user_id": f"random-{i:06d}",
                    "user_info": "{}", "user_created": t}
             yield {"kind": "face", "group_id": "default", "user_id": f"random-{i:06d}",
-                   "face_token": new_token(), "embedder": "dlib-resnet", "dim": 128,
+                   "face_token": new_token(), "embedder": name, "dim": dim,
                    "vector": v.astype("<f4").tobytes(), "source": None, "box": None,
                    "quality": None, "face_created": t}
 
     store.load(rows())
     store.close()
-    pipe = Pipeline()
     real = []
     people = sorted(p for p in (lfw / "images").iterdir() if p.is_dir()
                     and len(list(p.glob("*.jpg"))) >= 6)[:20]
@@ -96,6 +98,24 @@ def fill_gallery(db: Path, users: int, lfw: Path) -> np.ndarray:
     return np.vstack([vecs, np.array(real, dtype=np.float32)])
 
 
+def connect(host: str, port: int, nodelay: bool = True) -> http.client.HTTPConnection:
+    """A keep-alive connection; ``nodelay`` sets TCP_NODELAY, as requests/urllib3 (the
+    clients of both SDKs) do by default: http.client sends a request's headers and body
+    in two writes, and without it Nagle's algorithm meeting the server's delayed ACK
+    can hold each request back for up to 40 ms on loopback."""
+    import socket
+
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    if nodelay:
+        conn.connect()
+        assert conn.sock is not None
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+NODELAY = True
+
+
 def load(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
          clients: int, seconds: float) -> dict[str, float]:
     lat: list[float] = []
@@ -104,7 +124,7 @@ def load(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
     stop_at = time.perf_counter() + seconds
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(host, port, timeout=60)
+        conn = connect(host, port, NODELAY)
         mine = []
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
@@ -115,7 +135,7 @@ def load(host: str, port: int, path: str, body: bytes, headers: dict[str, str],
                 ok = r.status == 200
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPConnection(host, port, timeout=60)
+                conn = connect(host, port, NODELAY)
                 ok = False
             if ok:
                 mine.append(time.perf_counter() - t0)
@@ -163,22 +183,34 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--preset", default="fast",
+                    help="faceprint serve's --preset (default fast, the service's default)")
+    ap.add_argument("--detector", default=None,
+                    help="faceprint serve's --detector, overriding the preset's (e.g. "
+                         "blazeface-onet, the library's default detector)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-nodelay", action="store_true",
+                    help="clients without TCP_NODELAY (plain http.client, as before)")
     ap.add_argument("--json", help="write the medians here")
     args = ap.parse_args()
+    global NODELAY
+    NODELAY = not args.no_nodelay
     lfw = Path(args.lfw)
     from serve_process import create_key, free_port, start, stop
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     db = tmp / "gallery.sqlite"
     t0 = time.perf_counter()
-    vectors = fill_gallery(db, args.users, lfw)
+    vectors = fill_gallery(db, args.users, lfw, args.preset)
     print(f"gallery: {len(vectors):,} users in {time.perf_counter() - t0:.1f} s")
     np.save(tmp / "vectors.npy", vectors)
     key = create_key(db, "*", "detect,search,manage")
     photo = photo_640x480(lfw)
     image = base64.b64encode(photo).decode()
-    server = start(db, "--workers", str(args.workers), "--rate", "0")
+    extra = ["--detector", args.detector] if args.detector else []
+    server = start(db, "--workers", str(args.workers), "--rate", "0", "--preset", args.preset,
+                   *extra)
+    print(f"faceprint serve --preset {args.preset} {' '.join(extra)}, {args.workers} workers")
     c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     c.request("GET", f"/oauth/2.0/token?grant_type=client_credentials&client_id="
                      f"{key['api_key']}&client_secret={key['secret_key']}")
@@ -194,10 +226,17 @@ def main() -> None:
     if not args.no_baseline:
         port = free_port()
         env = {**os.environ, "BASELINE_VECTORS": str(tmp / "vectors.npy")}
-        base = subprocess.Popen([sys.executable, "-m", "uvicorn", "_serve_baseline:app",
-                                 "--app-dir", str(ROOT / "benchmarks"), "--host", "127.0.0.1",
-                                 "--port", str(port), "--workers", str(args.workers),
-                                 "--log-level", "warning"], env=env, start_new_session=True)
+        # the baseline's workers share a listening socket with TCP_NODELAY too, as
+        # faceprint serve's do (faceprint.serve.nodelay): the same transport for both
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks"),
+                                             env.get("PYTHONPATH", "")])
+        launch = ("from faceprint.serve.nodelay import NoDelayConfig\n"
+                  "from uvicorn.supervisors import Multiprocess\n"
+                  f"c = NoDelayConfig('_serve_baseline:app', host='127.0.0.1', port={port}, "
+                  f"workers={args.workers}, log_level='warning')\n"
+                  "Multiprocess(c, sockets=[c.bind_socket()]).run()\n")
+        base = subprocess.Popen([sys.executable, "-c", launch], env=env,
+                                start_new_session=True)
         wait_ready(port, "/healthz")
         bl = {"detect": ("/detect", photo, {"Content-Type": "image/jpeg"}),
               "search": ("/search", photo, {"Content-Type": "image/jpeg"})}

@@ -399,7 +399,7 @@ class EmbedJob(Job[str, tuple[list[Face], np.ndarray]]):
 
     def prepare(self, pipe: Pipeline, source: str) -> tuple[list[Face], np.ndarray | None]:
         image = pipe.load(source)
-        faces = pipe.find_faces(image)
+        faces = pipe.find_faces(image, pose=False)  # the embeddings need no head pose
         if self.largest_only and faces:
             faces = [largest(faces)]
         return faces, (pipe.chips(image, faces) if faces else None)

@@ -219,17 +219,38 @@ class Pipeline:
     def attributes(self, image: np.ndarray, faces: Sequence[Face],
                    names: str | Sequence[str]) -> list[Face]:
         """``faces`` of ``image`` with the attributes ``names`` computed (batched over
-        the faces; see :mod:`faceprint.attributes`)."""
+        the faces; see :mod:`faceprint.attributes`); faces found without their pose
+        (``find_faces(image, pose=False)``) get it first (:meth:`with_pose`), since
+        the quality attribute reads it."""
         from .attributes import compute_attributes
 
-        return compute_attributes(image, faces, names)
+        return compute_attributes(image, self.with_pose(image, faces), names)
 
-    def find_faces(self, image: np.ndarray) -> list[Face]:
+    def find_faces(self, image: np.ndarray, *, pose: bool = True) -> list[Face]:
         """The detector's faces of a loaded image, or with ``whole_image`` the image
-        itself as one face."""
+        itself as one face.
+
+        ``pose=False`` (the embedding paths: :meth:`analyze`, :meth:`identify`,
+        :meth:`embed_largest`, batch embedding) skips dlib's 68 points and the head
+        pose for detectors that give five landmarks of their own (``Face.pose`` and
+        ``Face.landmarks68`` are then None; the boxes, five landmarks, chips and
+        embeddings are the same); :meth:`with_pose` adds them later."""
         if self.whole_image:
             return [whole_image_face(image)]
-        return self.detector.detect(image)
+        from .detectors.base import BaseDetector
+
+        detector = self.detector
+        if not pose and isinstance(detector, BaseDetector):
+            return detector.detect(image, pose=False)
+        return detector.detect(image)
+
+    def with_pose(self, image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        """``faces`` with the 68 points and head pose that ``find_faces(image,
+        pose=False)`` left out, equal to those of ``find_faces(image)``
+        (:func:`faceprint.detectors.base.add_pose`)."""
+        from .detectors.base import add_pose
+
+        return add_pose(image, faces)
 
     @property
     def views(self) -> int:
@@ -300,16 +321,18 @@ class Pipeline:
         return self.embed_chips(self.chips(image, faces))
 
     def analyze(self, source: ImageInput) -> list[FaceEmbedding]:
-        """Every face of an image with its embedding, highest detection score first."""
+        """Every face of an image with its embedding, highest detection score first
+        (without the head pose and 68 points: see :meth:`find_faces`)."""
         image = self.load(source)
-        faces = self.find_faces(image)
+        faces = self.find_faces(image, pose=False)
         vectors = self.embed_faces(image, faces)
         return [FaceEmbedding(f, v, self.embedder_name) for f, v in zip(faces, vectors)]
 
     def _largest_face(self, source: ImageInput) -> tuple[np.ndarray, Face]:
-        """An image and its largest face; NoFaceError if there is none."""
+        """An image and its largest face (without its pose, see :meth:`find_faces`);
+        NoFaceError if there is none."""
         image = self.load(source)
-        faces = self.find_faces(image)
+        faces = self.find_faces(image, pose=False)
         if not faces:
             raise NoFaceError(f"{_describe(source)}: no face found "
                               f"(detector {self.detector_name})")

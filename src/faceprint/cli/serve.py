@@ -29,8 +29,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.port < 0 or args.port > 65535:
         raise UsageError("--port must be 0-65535")
-    config = ServeConfig(db=str(args.db), keys_db=args.keys_db, detector=args.detector,
-                         embedder=args.embedder, max_body_bytes=args.max_body,
+    from ..registry import preset
+
+    chosen = preset(args.preset)  # --detector / --embedder, when given, win
+    config = ServeConfig(db=str(args.db), keys_db=args.keys_db,
+                         detector=args.detector or chosen.detector,
+                         embedder=args.embedder or chosen.embedder, flip=chosen.flip,
+                         max_body_bytes=args.max_body,
                          max_faces=args.max_faces, max_pixels=args.max_pixels,
                          max_user_faces=args.max_user_faces,
                          rate_per_second=args.rate,
@@ -39,10 +44,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
     os.environ["FACEPRINT_SERVE_CONFIG"] = config_json(config)
+    # each worker process gets its share of the cores for its models' threads (as batch
+    # workers do), not every core each: W workers x all cores oversubscribed the CPU
+    if not os.environ.get("FACEPRINT_THREADS"):
+        from ..runtime import default_threads
+
+        os.environ["FACEPRINT_THREADS"] = str(max(1, default_threads() // args.workers))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run("faceprint.serve.app:app_from_env", factory=True, host=args.host,
-                port=args.port, workers=args.workers, log_level="warning",
-                timeout_graceful_shutdown=10, access_log=False)
+    app = "faceprint.serve.app:app_from_env"
+    if args.workers == 1:
+        uvicorn.run(app, factory=True, host=args.host, port=args.port, log_level="warning",
+                    timeout_graceful_shutdown=10, access_log=False)
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    from ..serve.nodelay import NoDelayConfig  # see there: uvicorn.run's socket, Nagle on
+
+    server = NoDelayConfig(app, factory=True, host=args.host, port=args.port,
+                           workers=args.workers, log_level="warning",
+                           timeout_graceful_shutdown=10, access_log=False)
+    Multiprocess(server, sockets=[server.bind_socket()]).run()
     return 0
 
 
@@ -108,7 +129,7 @@ def _add_keys_db(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Subparsers) -> None:
-    from ..registry import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
+    from ..registry import DEFAULT_DETECTOR, DEFAULT_EMBEDDER, PRESETS, SERVE_PRESET
 
     p = sub.add_parser("serve", help="run the REST face API (cloud v3 and CompreFace shapes)",
                        description="Serve the gallery over HTTP: the cloud face API v3 shape "
@@ -118,8 +139,16 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (each loads "
                                                            "the models once)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR)
-    p.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    p.add_argument("--preset", choices=tuple(PRESETS), default=SERVE_PRESET,
+                   help="the pipeline: " + "; ".join(f"{k}: {v.detector} + {v.embedder}"
+                                                    for k, v in PRESETS.items())
+                   + f" (default {SERVE_PRESET}; docs/service.md)")
+    p.add_argument("--detector", default=None,
+                   help="overrides the preset's detector (library default "
+                        f"{DEFAULT_DETECTOR})")
+    p.add_argument("--embedder", default=None,
+                   help="overrides the preset's embedder (library default "
+                        f"{DEFAULT_EMBEDDER})")
     p.add_argument("--max-body", type=int, default=10 * 1024 * 1024, metavar="BYTES",
                    help="largest request body (413 above)")
     p.add_argument("--max-faces", type=int, default=20, help="most faces per image")

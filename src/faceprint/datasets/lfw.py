@@ -219,8 +219,12 @@ def central(faces: Sequence[Face], width: int, height: int) -> Face:
 def face_of_interest(detector: Detector, image: np.ndarray) -> tuple[Face, bool]:
     """The face an LFW image is about: the detected face nearest the centre, or the
     centred-crop fallback (:func:`centre_face`) when none is found; and whether the
-    detector found it."""
-    faces = detector.detect(image)
+    detector found it (the face without its head pose: evaluations need its box and
+    five landmarks only)."""
+    from ..detectors.base import BaseDetector
+
+    faces = (detector.detect(image, pose=False) if isinstance(detector, BaseDetector)
+             else detector.detect(image))
     if faces:
         return central(faces, image.shape[1], image.shape[0]), True
     return centre_face(image), False

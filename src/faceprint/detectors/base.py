@@ -3,7 +3,8 @@ steps (size filter, ordering, landmarks, head pose) applied to raw detections.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,7 +29,9 @@ class DetectorOptions:
     threshold: score threshold in the detector's own units. None = its default.
     max_faces: keep only the highest-scoring faces. None = all.
     landmarks: compute five landmarks, dlib's 68 landmarks and the head pose (a 3-D
-        face fitted to the 68) for every face.
+        face fitted to the 68) for every face (``detect(image, pose=False)`` leaves
+        the 68 points and the pose out where the detector has five points of its
+        own; :func:`add_pose` adds them later, to the same values).
     engine: for detectors with several implementations (cnn: ``"onnx"``, the
         default, or ``"dlib"``; blazeface: ``"litert"``, ``"opencv"`` or ``"auto"``,
         the default). None = the detector's default.
@@ -114,8 +117,15 @@ class BaseDetector:
     def _detect(self, image: np.ndarray) -> list[RawFace]:
         raise NotImplementedError
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in ``image``, highest score first, with landmarks and pose."""
+    def detect(self, image: np.ndarray, *, pose: bool = True) -> list[Face]:
+        """Faces in ``image``, highest score first, with landmarks and pose.
+
+        ``pose=False``: dlib's 68 points and the head pose are left out (None) for the
+        faces whose five landmarks come from the detector itself, which skips the
+        shape predictor and ``solvePnP`` when only boxes, landmarks and embeddings
+        are wanted; faces without the detector's own landmarks still get the 68
+        points (their five come from them), without the pose. :func:`add_pose`
+        completes such faces with exactly what ``pose=True`` gives."""
         _check_image(image)
         raw = self._detect(image)
         if not raw and self.options.pad > 0:
@@ -128,19 +138,25 @@ class BaseDetector:
         if self.options.landmarks and raw:
             from .shape import five_from_68, shape68
 
-            shapes = list(shape68(image, [self.to_dlib_box(r.box) for r in raw]))
-            for r, pts in zip(raw, shapes):
-                if r.landmarks is None and pts is not None:
-                    r.landmarks = five_from_68(pts)
+            wanted = [i for i, r in enumerate(raw) if pose or r.landmarks is None]
+            if wanted:
+                found = shape68(image, [self.to_dlib_box(raw[i].box) for i in wanted])
+                for i, points in zip(wanted, found):
+                    shapes[i] = points
+            for r, shape in zip(raw, shapes):
+                if r.landmarks is None and shape is not None:
+                    r.landmarks = five_from_68(shape)
         height, width = image.shape[:2]
         faces = []
-        for r, pts in zip(raw, shapes):
-            landmarks = pose = landmarks68 = None
-            if self.options.landmarks and r.landmarks is not None and pts is not None:
+        for r, shape in zip(raw, shapes):
+            landmarks = face_pose = landmarks68 = None
+            if self.options.landmarks and r.landmarks is not None:
                 landmarks = Landmarks.from_array(r.landmarks)
-                landmarks68 = Landmarks.from_array(pts)
-                pose = pose_from_68(pts, width, height)
-            faces.append(Face(r.box, float(r.score), landmarks, pose, self.name,
+                if shape is not None:
+                    landmarks68 = Landmarks.from_array(shape)
+                    if pose:
+                        face_pose = pose_from_68(shape, width, height)
+            faces.append(Face(r.box, float(r.score), landmarks, face_pose, self.name,
                               self.dlib_box_calibration, landmarks68))
         return faces
 
@@ -162,6 +178,31 @@ class BaseDetector:
     def to_dlib_box(self, box: Box) -> Box:
         """``box`` moved onto dlib's HOG box convention (see the class docstring)."""
         return box.calibrated(self.dlib_box_calibration)
+
+
+def add_pose(image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+    """``faces`` of ``image`` with dlib's 68 points and the head pose filled in where a
+    detector's ``detect(image, pose=False)`` left them out: the same shape predictor
+    on the same box (:meth:`Face.dlib_box`) and the same ``solvePnP`` fit, so the
+    values equal those of ``detect(image, pose=True)``. Faces that have a pose, or
+    have no landmarks or no detector calibration (faces of unknown origin), are
+    returned as they are."""
+    todo = [i for i, f in enumerate(faces) if f.pose is None and f.landmarks is not None
+            and f.dlib_box_calibration is not None]
+    out = list(faces)
+    if not todo:
+        return out
+    from .shape import shape68
+
+    height, width = image.shape[:2]
+    missing = [i for i in todo if faces[i].landmarks68 is None]
+    shapes = dict(zip(missing, shape68(image, [faces[i].dlib_box() for i in missing])))
+    for i in todo:
+        f = faces[i]
+        pts = shapes[i] if i in shapes else f.landmarks68.as_array()  # type: ignore[union-attr]
+        out[i] = replace(f, pose=pose_from_68(pts, width, height),
+                         landmarks68=f.landmarks68 or Landmarks.from_array(pts))
+    return out
 
 
 def _check_image(image: np.ndarray) -> None:

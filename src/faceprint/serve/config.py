@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..image import DEFAULT_MAX_PIXELS
-from ..registry import DEFAULT_DETECTOR, DEFAULT_EMBEDDER
+from ..registry import PRESETS, SERVE_PRESET
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,16 @@ class ServeConfig:
     request_timeout_s: a request still running after this long is answered with an
         error (503); its work finishes in the background.
     token_ttl_s: lifetime of the cloud shape's access tokens (30 days, as that API).
+    detector, embedder, flip: the pipeline; by default the ``fast`` preset
+        (:data:`SERVE_PRESET`: yunet + dlib-resnet, LFW 98.95 %), whose detector costs
+        about 4 ms on a 640x480 photo against blazeface-onet's 68 ms.
     """
 
     db: str = "faceprint-gallery.sqlite"
     keys_db: str | None = None
-    detector: str = DEFAULT_DETECTOR
-    embedder: str = DEFAULT_EMBEDDER
+    detector: str = PRESETS[SERVE_PRESET].detector
+    embedder: str = PRESETS[SERVE_PRESET].embedder
+    flip: bool = PRESETS[SERVE_PRESET].flip
     max_body_bytes: int = 10 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_faces: int = 20

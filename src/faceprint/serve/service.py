@@ -101,7 +101,7 @@ class Service:
         self.config = config
         self.pipeline = Pipeline(config.detector, config.embedder,
                                  detector_options={"max_faces": config.max_faces},
-                                 max_pixels=config.max_pixels)
+                                 max_pixels=config.max_pixels, flip=config.flip)
         self.gallery: Gallery = open_gallery(config.db)
         self.keys = KeyStore(config.keys_path())
         self.ready = False
@@ -149,20 +149,25 @@ class Service:
     def find_faces(self, key: ApiKey, image: bytes, *, max_faces: int = 1, embed: bool = False,
                    landmarks68: bool = False, remember: bool = False,
                    scope: str = "detect", attributes: Sequence[str] = (),
-                   thumbnails: bool | None = None) -> list[Found]:
+                   thumbnails: bool | None = None, pose: bool = True) -> list[Found]:
         """Faces of an image, largest first, at most ``max_faces``; with embeddings when
         ``embed``; with the ``attributes`` asked for (:mod:`faceprint.attributes`
         names) in each ``Face.attributes``; ``remember`` keeps the embeddings under
         fresh face tokens for a day (the cloud shape's detect tokens, usable as
         FACE_TOKEN by the same key); ``thumbnails`` (by default: for the ``manage``
         scope, i.e. enrolment, in both API shapes) adds each face's small JPEG
-        (:func:`face_thumbnail`), which enrolment stores beside the face."""
+        (:func:`face_thumbnail`), which enrolment stores beside the face.
+        ``pose=False``: the head pose and 68 points may be left out (None) unless an
+        attribute needs them; the kept faces' pose is computed after the ``max_faces``
+        cut, with the same values."""
         key.require(scope)
         pipe = self.pipeline
         array = pipe.load(image)
-        faces = pipe.find_faces(array)
+        faces = pipe.find_faces(array, pose=False)
         faces = sorted(faces, key=lambda f: -f.box.area)[:max(1, min(max_faces,
                                                                       self.config.max_faces))]
+        if pose or landmarks68:
+            faces = pipe.with_pose(array, faces)
         if attributes and faces:
             faces = pipe.attributes(array, faces, tuple(attributes))
         vectors = pipe.embed_faces(array, faces) if (embed or remember) and faces else None
@@ -185,7 +190,7 @@ class Service:
         """The largest face of an image with its embedding; with ``quality``, its
         quality attribute too (:mod:`faceprint.attributes.quality`)."""
         found = self.find_faces(key, image, max_faces=1, embed=True, scope=scope,
-                                attributes=("quality",) if quality else ())
+                                attributes=("quality",) if quality else (), pose=False)
         if not found:
             raise NoFaceError("no face in the image")
         return found[0]
